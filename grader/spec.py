@@ -1,0 +1,115 @@
+"""The vocabulary of a check specification.
+
+An assignment's spec module (``solutions/<Notebook>.checks.py``) builds one
+``Assignment`` out of ``Check`` and ``Hint`` values. Nothing here knows about
+any particular assignment.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Union
+
+# A builder is either a callable or "module:function" naming one in the assignment's files.
+Ref = Union[str, Callable[..., Any]]
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A message shown when the student's output matches a known mistake.
+
+    ``variant`` reproduces the mistake: it takes the check's inputs as keyword
+    arguments and returns what the mistaken function would return.
+    """
+
+    message: str
+    variant: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    function: str
+    points: float
+    inputs: Ref
+    rtol: float
+    atol: float
+    hidden: bool = False
+    description: str = ""
+    project: Ref | None = None
+    observe: tuple[str, ...] = ()
+    partial: bool = False
+    seed: int | None = None
+    hints: tuple[Hint, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.points <= 0:
+            raise ValueError(f"check {self.name}: points must be positive")
+        if self.rtol < 0 or self.atol < 0:
+            raise ValueError(f"check {self.name}: rtol and atol must be non-negative")
+        if not self.hidden and not isinstance(self.inputs, str):
+            raise ValueError(
+                f"check {self.name}: a public check names its builder as 'module:function' "
+                "so that students can run it without the solutions"
+            )
+
+
+@dataclass(frozen=True)
+class Assignment:
+    slug: str
+    title: str
+    notebook: str
+    points: float
+    checks: tuple[Check, ...]
+    files: tuple[str, ...] = ()
+    cell_timeout: float = 30.0
+    folder: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        total = sum(c.points for c in self.checks)
+        if abs(total - self.points) > 1e-9:
+            raise ValueError(f"{self.slug}: checks add up to {total} points, expected {self.points}")
+        names = [c.name for c in self.checks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.slug}: check names must be unique")
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """Graded functions, in the order their first check appears."""
+        return tuple(dict.fromkeys(c.function for c in self.checks))
+
+    def checks_for(self, function: str) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.function == function)
+
+    def resolve(self, ref: Ref) -> Callable[..., Any]:
+        """Turn a builder reference into a callable, importing from ``files`` if needed."""
+        if callable(ref):
+            return ref
+        module_name, _, attr = ref.partition(":")
+        if self.folder is None:
+            raise ValueError(f"{self.slug}: cannot resolve {ref!r} without a folder")
+        return getattr(load_module(self.folder / f"{module_name}.py"), attr)
+
+
+_modules: dict[Path, Any] = {}
+
+
+def load_module(path: Path) -> Any:
+    """Import a file under a private name, so two folders' same-named modules never clash."""
+    path = path.resolve()
+    if path not in _modules:
+        name = f"_graderload_{len(_modules)}_{path.stem.replace('.', '_')}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        # Let the module import its neighbours (nn_test_cases imports nn_helpers).
+        sys.path.insert(0, str(path.parent))
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(path.parent))
+        _modules[path] = module
+    return _modules[path]
