@@ -1,0 +1,312 @@
+"""One self-contained HTML report per student, rendered from result dicts.
+
+The input is the result JSON (schema ``nbautograde.result/1``) as loaded by
+``json``. Python only turns it into a plain view model in which every field
+has a default, so a partial or malformed result still renders; the layout
+lives in ``grader/templates`` (Jinja2, autoescape on).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+__all__ = ["render_student_report", "write_student_report", "safe_file_name"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+CODE_CLASS = "code"  # CSS class of highlighted code; its style block is embedded once
+MAX_TABLE_CELLS = 400  # bigger arrays are shown as text, not as a table
+MAX_TEXT = 4000  # longest text shown for one value
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # kernel tracebacks carry colour codes
+
+# Known statuses and how the page names them; anything else shows as given.
+RESULT_STATUS = {"graded": "graded", "unreadable": "unreadable",
+                 "unrecognised": "not recognised", "crashed": "crashed"}
+FUNCTION_STATUS = {"ok": "graded", "fallback": "markers missing, whole definition graded",
+                   "not_attempted": "not attempted", "missing": "function missing",
+                   "region_error": "region error", "syntax_error": "syntax error"}
+CHECK_STATUS = {"passed": "passed", "failed": "failed", "error": "error",
+                "not_attempted": "not attempted", "timeout": "timeout"}
+
+
+def render_student_report(results: list[dict], *, student: str) -> str:
+    """The HTML page for one student covering one result per assignment."""
+    page = _page(results if isinstance(results, list) else [], student)
+    return _environment().get_template("report.html.j2").render(page=page)
+
+
+def write_student_report(results: list[dict], out_dir: Path, *, student: str) -> Path:
+    """Write ``<out_dir>/<student>/report.html`` and return its path."""
+    folder = Path(out_dir) / safe_file_name(student)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "report.html"
+    path.write_text(render_student_report(results, student=student), encoding="utf-8")
+    return path
+
+
+def safe_file_name(name: str) -> str:
+    """A single path component: no separators, no leading dots, never empty."""
+    cleaned = re.sub(r"[^\w.-]+", "_", str(name)).strip("._-")
+    return cleaned[:100] or "student"
+
+
+@functools.lru_cache(maxsize=1)
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a view-model slip fails loudly in tests
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+# ---- view model: page and assignments -------------------------------------
+
+def _page(results: list, student: Any) -> dict:
+    from markupsafe import Markup
+    from pygments.formatters import HtmlFormatter
+
+    assignments = [_assignment(r, n) for n, r in enumerate(results, 1)]
+    return {
+        "student": _text(student, "student"),
+        "score": _points(sum(a["score_value"] for a in assignments)),
+        "max_score": _points(sum(a["max_value"] for a in assignments)),
+        "assignments": assignments,
+        "code_css": Markup(HtmlFormatter().get_style_defs(f".{CODE_CLASS}")),
+    }
+
+
+def _assignment(raw: Any, number: int) -> dict:
+    result = _dict(raw)
+    info = _dict(result.get("assignment"))
+    score = _number(result.get("score"))
+    maximum = _number(result.get("max_score"), _number(info.get("max_score")))
+    functions = [_function(f) for f in _list(result.get("functions"))]
+    checks = [c for f in functions for c in f["checks"]]
+    return {
+        "anchor": f"assignment-{number}",
+        "title": _text(info.get("title")) or _text(info.get("slug")) or "Unknown assignment",
+        "status": _status(result.get("status", "graded"), RESULT_STATUS),
+        "graded": result.get("status", "graded") == "graded",
+        "message": _text(result.get("message")),
+        "source": _text(_dict(result.get("source")).get("path")),
+        "score_value": score,
+        "max_value": maximum,
+        "score": _points(score),
+        "max_score": _points(maximum),
+        "percent": min(100.0, max(0.0, 100 * score / maximum)) if maximum > 0 else 0.0,
+        "checks_passed": sum(c["status"]["key"] == "passed" for c in checks),
+        "checks_total": len(checks),
+        "flags": [_text(x) for x in _list(result.get("flags"))],
+        "notes": [_text(x) for x in _list(result.get("notes"))],
+        "functions": functions,
+    }
+
+
+def _function(raw: Any) -> dict:
+    function = _dict(raw)
+    return {
+        "name": _text(function.get("name")) or "(unnamed function)",
+        "status": _status(function.get("status"), FUNCTION_STATUS),
+        "message": _text(function.get("message")),
+        "score": _points(_number(function.get("score"))),
+        "max_score": _points(_number(function.get("max_score"))),
+        "regions": [_region(r) for r in _list(function.get("regions"))],
+        "checks": [_check(c) for c in _list(function.get("checks"))],
+    }
+
+
+def _region(raw: Any) -> dict:
+    region = _dict(raw)
+    line = region.get("line")
+    line = line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else None
+    return {
+        "index": _text(region.get("index")),
+        "line": line,
+        "html": _highlight(_text(region.get("code")), line or 1),
+    }
+
+
+def _highlight(code: str, first_line: int):
+    """Pygments escapes the code itself; the result is safe markup."""
+    from markupsafe import Markup
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    formatter = HtmlFormatter(cssclass=CODE_CLASS, linenos="inline", linenostart=first_line)
+    return Markup(highlight(code, PythonLexer(), formatter)) if code.strip() else None
+
+
+def _check(raw: Any) -> dict:
+    check = _dict(raw)
+    return {
+        "name": _text(check.get("name")) or "(unnamed check)",
+        "status": _status(check.get("status"), CHECK_STATUS),
+        "points": _points(_number(check.get("points"))),
+        "max_points": _points(_number(check.get("max_points"))),
+        "visibility": "hidden" if check.get("hidden") is True else "public",
+        "rtol": _tolerance(check.get("rtol")),
+        "atol": _tolerance(check.get("atol")),
+        "message": _text(check.get("message")),
+        "hint": _text(check.get("hint")),
+        "traceback": _traceback(check.get("traceback")),
+        "details": [_detail(d) for d in _list(check.get("details"))],
+    }
+
+
+def _detail(raw: Any) -> dict:
+    detail = _dict(raw)
+    as_text = detail.get("truncated") is True  # a cut array would mislabel indices
+    differs = _indices(detail.get("differs"))
+    return {
+        "path": _text(detail.get("path")),
+        "message": _text(detail.get("message")),
+        "truncated": as_text,
+        "expected": _value(detail, "expected", differs, as_text),
+        "got": _value(detail, "got", differs, as_text),
+    }
+
+
+# ---- view model: values as scalars, tables or text ------------------------
+
+def _value(detail: dict, key: str, differs: set, as_text: bool) -> dict:
+    if key not in detail:
+        return {"kind": "text", "text": "(not recorded)"}
+    value = detail[key]
+    if _is_scalar(value):
+        return {"kind": "scalar", **_cell(value, bool(differs))}
+    grid = None if as_text else _grid(value)
+    if grid is None:
+        return {"kind": "text", "text": _clip(_repr(value))}
+    rows, two_d = grid
+    return {
+        "kind": "table",
+        "two_d": two_d,
+        "columns": list(range(len(rows[0]))),
+        "rows": [
+            [_cell(v, _index(i, j, two_d) in differs, _index(i, j, two_d)) for j, v in enumerate(row)]
+            for i, row in enumerate(rows)
+        ],
+    }
+
+
+def _grid(value: Any) -> tuple[list[list], bool] | None:
+    """Rows of scalars for a 1-D or rectangular 2-D list, else None."""
+    if not isinstance(value, list) or not value:
+        return None
+    if all(_is_scalar(v) for v in value):
+        rows, two_d = [value], False
+    elif all(isinstance(r, list) and r and all(_is_scalar(v) for v in r) for r in value):
+        rows, two_d = value, True
+        if len({len(r) for r in rows}) != 1:
+            return None
+    else:
+        return None
+    return (rows, two_d) if len(rows) * len(rows[0]) <= MAX_TABLE_CELLS else None
+
+
+def _index(i: int, j: int, two_d: bool) -> tuple[int, ...]:
+    return (i, j) if two_d else (j,)
+
+
+def _indices(raw: Any) -> set[tuple[int, ...]]:
+    """``differs`` as index tuples; a bare int means a 1-D index."""
+    found = set()
+    for item in _list(raw):
+        if _is_int(item):
+            found.add((item,))
+        elif isinstance(item, list) and all(_is_int(i) for i in item):
+            found.add(tuple(item))
+    return found
+
+
+def _cell(value: Any, differs: bool, index: tuple[int, ...] = ()) -> dict:
+    text = _repr(value)
+    # Keep full precision in a tooltip when the short form hides digits.
+    lossy = isinstance(value, float) and math.isfinite(value) and float(text) != value
+    return {
+        "text": text,
+        "full": repr(value) if lossy else None,
+        "differs": differs,
+        "index": ",".join(map(str, index)),
+    }
+
+
+def _repr(value: Any, depth: int = 0) -> str:
+    """Python-like text for JSON values, short floats, bounded depth."""
+    if depth > 20:
+        return "…"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_repr(v, depth + 1) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_repr(v, depth + 1)}" for k, v in value.items()) + "}"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+# ---- small coercions: never raise, always return the expected type --------
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any, default: str = "") -> str:
+    if value is None:
+        return default
+    return value if isinstance(value, str) else str(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (int, float, str, bool))
+
+
+def _number(value: Any, default: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    return float(value) if math.isfinite(value) else default
+
+
+def _points(value: float) -> str:
+    """57.5 -> '57.5', 30.0 -> '30'; at most two decimals."""
+    return f"{value + 0.0:.2f}".rstrip("0").rstrip(".")
+
+
+def _tolerance(value: Any) -> str:
+    number = _number(value, math.nan)
+    return "—" if math.isnan(number) else f"{number:g}"
+
+
+def _status(raw: Any, labels: dict[str, str]) -> dict:
+    key = _text(raw)
+    return {"key": key if key in labels else "unknown", "label": labels.get(key, key or "unknown")}
+
+
+def _traceback(raw: Any) -> str:
+    lines = _list(raw) if not isinstance(raw, str) else [raw]
+    text = "\n".join(_text(line).rstrip("\n") for line in lines)
+    return _clip(ANSI.sub("", text))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " … (cut)"
