@@ -43,6 +43,8 @@ class Check:
     partial: bool = False
     seed: int | None = None
     hints: tuple[Hint, ...] = ()
+    # Names for the parts of a tuple return value, used in messages: ("parameters", "v").
+    returns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.points <= 0:
@@ -66,6 +68,8 @@ class Assignment:
     files: tuple[str, ...] = ()
     cell_timeout: float = 30.0
     folder: Path | None = field(default=None, compare=False)
+    # The assignment's worth when hidden checks are left out (student mode); else ``points``.
+    full_points: float | None = None
 
     def __post_init__(self) -> None:
         total = sum(c.points for c in self.checks)

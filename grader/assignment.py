@@ -1,0 +1,149 @@
+"""Where assignments come from, and which one a notebook belongs to.
+
+Two sources, one shape:
+
+* instructor mode: a folder of solution notebooks, each with ``<Notebook stem>.checks.py``;
+  expected outputs come from a reference run of the solution, cached per version;
+* student mode: the released ``assignments/`` folder, whose ``checks/<stem>.json`` holds the
+  public checks and their expected outputs; nothing from ``solutions/`` is needed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+
+from . import __version__
+from .harness import decode
+from .reader import code_cells, read_notebook
+from .regions import normalise_source
+from .spec import Assignment, Check, load_module
+
+RELEASED_CHECKS_DIR = "checks"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The reference output of one check, and what known mistakes would return instead."""
+
+    value: Any
+    hints: tuple[tuple[str, Any], ...] = ()
+
+
+def assignment_version(assignment: Assignment) -> str:
+    """Changes whenever anything that decides a grade changes."""
+    assert assignment.folder is not None
+    digest = hashlib.sha256(__version__.encode())
+    spec_file = assignment.folder / f"{Path(assignment.notebook).stem}.checks.py"
+    for name in (assignment.notebook, spec_file.name, *assignment.files):
+        path = assignment.folder / name
+        if path.exists():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def load_spec(spec_path: Path) -> Assignment:
+    module = load_module(spec_path)
+    assignment = getattr(module, "ASSIGNMENT", None)
+    if not isinstance(assignment, Assignment):
+        raise ValueError(f"{spec_path.name} does not define ASSIGNMENT = Assignment(...)")
+    return replace(assignment, folder=spec_path.parent)
+
+
+def load_released(json_path: Path) -> tuple[Assignment, dict[str, Expected], str]:
+    """An assignment rebuilt from released data: public checks only."""
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    meta = data["assignment"]
+    checks, expected = [], {}
+    for item in data["checks"]:
+        checks.append(Check(
+            name=item["name"], function=item["function"], points=item["points"],
+            inputs=item["inputs"], rtol=item["rtol"], atol=item["atol"],
+            description=item.get("description", ""), project=item.get("project"),
+            observe=tuple(item.get("observe", ())), partial=item.get("partial", False),
+            seed=item.get("seed"), returns=tuple(item.get("returns", ())),
+        ))
+        expected[item["name"]] = Expected(
+            decode(item["expected"], None),
+            tuple((h["message"], decode(h["output"], None)) for h in item.get("hints", [])),
+        )
+    assignment = Assignment(
+        slug=meta["slug"], title=meta["title"], notebook=meta["notebook"],
+        points=sum(c.points for c in checks), checks=tuple(checks), files=tuple(meta["files"]),
+        cell_timeout=meta.get("cell_timeout", 30.0), folder=json_path.parent.parent,
+        full_points=meta["points"],
+    )
+    return assignment, expected, meta["version"]
+
+
+class Catalog:
+    """The assignments a run can grade, with their scaffolds and expected outputs."""
+
+    def __init__(self, folder: Path, *, cache_dir: Path | None = None):
+        self.folder = Path(folder)
+        self.cache_dir = cache_dir
+        self._released: dict[str, tuple[dict[str, Expected], str]] = {}
+        self._expected: dict[str, dict[str, Expected]] = {}
+        specs = sorted(self.folder.glob("*.checks.py"))
+        if specs:
+            self.mode = "instructor"
+            self.assignments = [load_spec(p) for p in specs]
+        else:
+            self.mode = "student"
+            self.assignments = []
+            for path in sorted((self.folder / RELEASED_CHECKS_DIR).glob("*.json")):
+                assignment, expected, version = load_released(path)
+                self.assignments.append(assignment)
+                self._released[assignment.slug] = (expected, version)
+        if not self.assignments:
+            raise FileNotFoundError(
+                f"no assignments in {self.folder}: expected '*.checks.py' specs (solutions) "
+                f"or '{RELEASED_CHECKS_DIR}/*.json' (released assignments)"
+            )
+
+    def get(self, slug: str) -> Assignment:
+        for a in self.assignments:
+            if a.slug == slug or a.notebook == slug or Path(a.notebook).stem == slug:
+                return a
+        raise KeyError(f"no assignment {slug!r}; known: {', '.join(a.slug for a in self.assignments)}")
+
+    def version(self, assignment: Assignment) -> str:
+        if assignment.slug in self._released:
+            return self._released[assignment.slug][1]
+        return assignment_version(assignment)
+
+    def scaffold(self, assignment: Assignment) -> NotebookNode:
+        assert assignment.folder is not None
+        return read_notebook(assignment.folder / assignment.notebook)
+
+    def expected(self, assignment: Assignment) -> dict[str, Expected]:
+        if assignment.slug in self._released:
+            return self._released[assignment.slug][0]
+        if assignment.slug not in self._expected:
+            from .reference import reference_outputs  # runs a kernel: only when needed
+
+            self._expected[assignment.slug] = reference_outputs(
+                assignment, self.scaffold(assignment), self.version(assignment), self.cache_dir
+            )
+        return self._expected[assignment.slug]
+
+    def recognise(self, nb: NotebookNode) -> tuple[Assignment | None, str]:
+        """The assignment whose graded functions the notebook defines most of."""
+        text = normalise_source("\n".join(code_cells(nb)))
+        best, best_count = None, 0
+        for assignment in self.assignments:
+            count = sum(
+                1 for f in assignment.functions
+                if re.search(rf"^\s*def\s+{re.escape(f)}\s*\(", text, re.M)
+            )
+            if count > best_count:
+                best, best_count = assignment, count
+        if best is None:
+            titles = ", ".join(a.title for a in self.assignments)
+            return None, f"this notebook defines none of the graded functions of {titles}"
+        return best, ""

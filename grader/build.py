@@ -1,0 +1,200 @@
+"""Build the code that runs: the assignment's scaffold with the student's regions spliced in.
+
+The student contributes regions, nothing else (DESIGN.md, principle 1). Every
+region of the scaffold is replaced, so the kernel never receives reference code:
+by the student's region, or, where the student's cannot be used, by the released
+placeholder.
+"""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+
+from nbformat import NotebookNode
+
+from .reader import cell_tags, code_cells
+from .regions import (
+    Extraction, essence, extract, find_functions, function_source, indent_of, is_untouched,
+    normalise_source, placeholder_for,
+)
+from .spec import Assignment
+
+DEMO_TAG = "demo"
+
+# What a function's build status means for its checks.
+RUNNABLE = ("ok", "fallback")
+
+
+@dataclass(frozen=True)
+class FunctionBuild:
+    name: str
+    status: str  # ok | fallback | not_attempted | missing | region_error | syntax_error
+    message: str = ""
+    regions: tuple[dict, ...] = ()
+    cell: int = -1  # index in Build.cells of the cell that defines it
+
+
+@dataclass
+class Build:
+    cells: list[str]
+    functions: dict[str, FunctionBuild]
+    notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+
+class _Located:
+    """The student's code as one text, remembering which cell and line each line came from."""
+
+    def __init__(self, sources: list[str]):
+        lines, where = [], []
+        for number, source in enumerate(sources, start=1):
+            cell_lines = normalise_source(source).split("\n")
+            lines.extend(cell_lines)
+            where.extend((number, i + 1) for i in range(len(cell_lines)))
+        self.text = "\n".join(lines)
+        self.where = where
+
+    def describe(self, line: int) -> str:
+        cell, row = self.where[line]
+        return f"code cell {cell}, line {row}"
+
+
+def scaffold_cells(scaffold: NotebookNode) -> list[str]:
+    return [
+        normalise_source(cell.source)
+        for cell in scaffold.cells
+        if cell.cell_type == "code" and DEMO_TAG not in cell_tags(cell)
+    ]
+
+
+def _replace_lines(lines: list[str], start: int, stop: int, body: str, indent: int) -> None:
+    new = textwrap.indent(body, " " * indent).split("\n") if body.strip() else []
+    lines[start:stop] = new
+
+
+def _body_indent(lines: list[str], start: int, end: int, default: int) -> int:
+    for line in lines[start + 1 : end]:
+        if line.strip():
+            return indent_of(line)
+    return default
+
+
+def splice(cell_text: str, base: Extraction, bodies: list[str] | None, whole_def: str | None) -> str:
+    """Replace ``base``'s regions by ``bodies`` (or its whole definition by ``whole_def``)."""
+    lines = cell_text.split("\n")
+    if whole_def is not None:
+        assert base.span is not None
+        _replace_lines(lines, base.span.start, base.span.stop, whole_def, base.span.indent)
+        return "\n".join(lines)
+    assert bodies is not None
+    for region, body in sorted(zip(base.regions, bodies), key=lambda rb: -rb[0].start):
+        indent = _body_indent(lines, region.start, region.end, region.indent)
+        _replace_lines(lines, region.start + 1, region.end, body, indent)
+    return "\n".join(lines)
+
+
+def _syntax_error(source: str) -> SyntaxError | None:
+    try:
+        compile(source, "<cell>", "exec")
+    except SyntaxError as exc:
+        # IPython syntax (magics, shell escapes) is fine in a notebook: ask IPython.
+        try:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            compile(TransformerManager().transform_cell(source), "<cell>", "exec")
+        except SyntaxError:
+            return exc
+        except Exception:
+            return exc
+    return None
+
+
+def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode, *, fallback: bool = True) -> Build:
+    cells = scaffold_cells(scaffold)
+    located = _Located(code_cells(student))
+    functions: dict[str, FunctionBuild] = {}
+    notes: list[str] = []
+    flags: list[str] = []
+
+    for name in assignment.functions:
+        home = next((i for i, c in enumerate(cells) if extract(c, name).found), None)
+        if home is None:
+            raise ValueError(f"{assignment.slug}: the scaffold does not define graded function {name}")
+        base = extract(cells[home], name)
+        placeholders = [placeholder_for(r.body) for r in base.regions]
+        mine = extract(located.text, name, len(base.regions), located.describe)
+        if mine.span is None:
+            cells[home] = splice(cells[home], base, placeholders, None)
+            functions[name] = FunctionBuild(name, "missing", f"{name} is not defined in the notebook", (), home)
+            continue
+        definitions = find_functions(located.text.split("\n"), name)
+        if len(definitions) > 1:
+            flags.append(f"{name} is defined {len(definitions)} times; the last definition "
+                         f"({located.describe(mine.span.start)}) was graded")
+        shown = tuple(
+            {"index": r.index, "code": r.body, "where": located.describe(r.start)} for r in mine.regions
+        )
+        status, message = _classify(name, mine, placeholders, fallback, located)
+        if status == "fallback":
+            whole = function_source(located.text, mine.span)
+            shown = ({"index": 0, "code": whole, "where": located.describe(mine.span.start)},)
+            cells[home] = splice(cells[home], base, None, whole)
+            flags.append(f"{name}: START/END markers deleted; the student's whole definition was graded")
+        elif status == "ok":
+            cells[home] = splice(cells[home], base, [r.body for r in mine.regions], None)
+        else:
+            cells[home] = splice(cells[home], base, placeholders, None)
+
+        error = _syntax_error(cells[home]) if status in RUNNABLE else None
+        if error is not None:
+            detail = f"{type(error).__name__}: {error.msg}"
+            if error.text:
+                detail += f" in `{error.text.strip()}`"
+            cells[home] = splice(scaffold_cells(scaffold)[home], base, placeholders, None)
+            status, message = "syntax_error", f"{name} does not compile: {detail}"
+        functions[name] = FunctionBuild(name, status, message, shown, home)
+
+    notes.extend(_ignored_cells_note(scaffold, student, assignment))
+    return Build(cells, functions, notes, flags)
+
+
+def _classify(name: str, mine: Extraction, placeholders: list[str], fallback: bool, located: _Located) -> tuple[str, str]:
+    """What the student's regions for one function amount to: (status, message)."""
+    assert mine.span is not None
+    if mine.error:
+        return "region_error", f"{name}: {mine.error}"
+    if not mine.regions:
+        if fallback:
+            return "fallback", "markers deleted: the whole definition was graded"
+        return "region_error", f"{name}: its START/END markers were deleted, so there is no region to grade"
+    if all(is_untouched(r.body, p) for r, p in zip(mine.regions, placeholders)):
+        return "not_attempted", f"{name}: the marked regions are still as released"
+    return "ok", ""
+
+
+def _outside_regions(source: str, names: tuple[str, ...]) -> str:
+    """A cell's code with every region body blanked out, for comparing what lies around them."""
+    text = normalise_source(source)
+    lines = text.split("\n")
+    for name in names:
+        found = extract(text, name)
+        for region in sorted(found.regions, key=lambda r: -r.start):
+            lines[region.start + 1 : region.end] = []
+    return essence("\n".join(lines))
+
+
+def _ignored_cells_note(scaffold: NotebookNode, student: NotebookNode, assignment: Assignment) -> list[str]:
+    names = assignment.functions
+    known = {_outside_regions(c.source, names) for c in scaffold.cells if c.cell_type == "code"}
+    changed = []
+    for number, source in enumerate(code_cells(student), start=1):
+        shape = _outside_regions(source, names)
+        if shape and shape not in known:
+            changed.append(number)
+    if not changed:
+        return []
+    listed = ", ".join(map(str, changed[:12])) + (" …" if len(changed) > 12 else "")
+    return [
+        f"{len(changed)} code cell{'s' * (len(changed) > 1)} ({listed}) differ from the assignment outside "
+        "the marked regions; only code inside the regions was graded, the rest was ignored."
+    ]

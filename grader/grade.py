@@ -1,0 +1,146 @@
+"""Grade one notebook: read, recognise, build, run, compare, score. Always returns a result.
+
+Whatever goes wrong with the submission ends as a result dict with a specific
+message (DESIGN.md, principle 6); only a broken assignment (the instructor's
+side) raises.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from .assignment import Catalog, Expected
+from .build import RUNNABLE, FunctionBuild
+from .compare import compare
+from .pipeline import Run, observed_output, run_checks
+from .reader import ReadError, read_notebook
+from .results import check_result, function_result, notebook_result, failed_result
+from .score import check_points
+from .spec import Assignment, Check
+
+# A function that could not run: what its checks are marked, by the function's status.
+SKIPPED_STATUS = {"missing": "not_attempted", "not_attempted": "not_attempted",
+                  "region_error": "error", "syntax_error": "error"}
+
+
+def grade_notebook(
+    path: Path, catalog: Catalog, *, assignment: str | None = None, student: str | None = None,
+    fallback: bool = True, kernel_name: str = "python3",
+) -> dict:
+    started = time.perf_counter()
+    path = Path(path)
+    student = student or path.parent.name or path.stem
+    source = {"path": str(path), "sha256": _sha256(path)}
+    try:
+        nb = read_notebook(path)
+    except ReadError as exc:
+        return failed_result(catalog, student, source, "unreadable", str(exc))
+
+    chosen, reason = _choose(catalog, nb, assignment)
+    if chosen is None:
+        return failed_result(catalog, student, source, "unrecognised", reason)
+    expected = catalog.expected(chosen)
+    run = run_checks(chosen, catalog.scaffold(chosen), nb, fallback=fallback, kernel_name=kernel_name)
+    functions = [
+        function_result(fb, [_grade_check(chosen, c, fb, run, expected[c.name]) for c in chosen.checks_for(fb.name)])
+        for fb in run.build.functions.values()
+    ]
+    notes = list(run.build.notes)
+    if run.execution.kernel_error:
+        notes.append(run.execution.kernel_error)
+    return notebook_result(
+        catalog, chosen, student, source, functions, notes, run.build.flags,
+        {"total": round(time.perf_counter() - started, 3), "execute": round(run.execution.seconds, 3)},
+    )
+
+
+def _choose(catalog: Catalog, nb: NotebookNode, wanted: str | None) -> tuple[Assignment | None, str]:
+    found, reason = catalog.recognise(nb)
+    if wanted is None:
+        return found, reason
+    chosen = catalog.get(wanted)
+    if found is not None and found.slug != chosen.slug:
+        return None, f"this is a notebook of {found.title}, not of {chosen.title}"
+    if found is None:
+        return None, f"this notebook defines none of the graded functions of {chosen.title}"
+    return chosen, ""
+
+
+def _grade_check(assignment: Assignment, check: Check, fb: FunctionBuild, run: Run, expected: Expected) -> dict:
+    if fb.status not in RUNNABLE:
+        return check_result(check, SKIPPED_STATUS[fb.status], 0.0, fb.message)
+    output = run.execution.outputs.get(check.name, {})
+    status = output.get("status")
+    if status != "ok":
+        cell_error = run.execution.cell_errors.get(fb.cell)
+        if status == "timeout":
+            message = f"{check.function} did not finish: {output.get('evalue') or 'timed out'}"
+        elif cell_error:
+            message = f"defining {check.function} raised {cell_error['ename']}: {cell_error['evalue']}"
+        else:
+            message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+        return check_result(check, "timeout" if status == "timeout" else "error", 0.0, message,
+                            traceback=_student_frames(output.get("traceback", [])),
+                            seconds=output.get("seconds"))
+    got = observed_output(assignment, check, output)
+    verdict = _verdict(check, expected.value, got)
+    hint = None
+    if not verdict.passed:
+        hint = next((m for m, wrong in expected.hints
+                     if compare(wrong, got["return"], rtol=check.rtol, atol=check.atol).passed), None)
+    return check_result(
+        check, "passed" if verdict.passed else "failed",
+        check_points(check.points, verdict, partial=check.partial), verdict.message,
+        details=[d.to_dict() for d in verdict.differences[:5]], hint=hint, seconds=output.get("seconds"),
+    )
+
+
+def _verdict(check: Check, expected: dict, got: dict):
+    """Compare the return value (named parts if the spec names them) and observed arguments."""
+    exp_ret, got_ret = expected["return"], got["return"]
+    if check.returns and isinstance(exp_ret, tuple) and len(exp_ret) == len(check.returns):
+        if isinstance(got_ret, (tuple, list)) and len(got_ret) == len(exp_ret):
+            exp_ret = dict(zip(check.returns, exp_ret))
+            got_ret = dict(zip(check.returns, got_ret))
+    whole_exp = {"return": exp_ret, **{f"{k} after the call": v for k, v in expected["observed"].items()}}
+    whole_got = {"return": got_ret, **{f"{k} after the call": v for k, v in got["observed"].items()}}
+    verdict = compare(whole_exp, whole_got, rtol=check.rtol, atol=check.atol)
+    return _without_root(verdict, check)
+
+
+def _without_root(verdict, check: Check):
+    """Paths read `v['db2']`, not `['return']['v']['db2']`."""
+    from dataclasses import replace
+
+    from .compare import Verdict
+
+    def tidy(path: str) -> str:
+        if path.startswith("['return']"):
+            rest = path[len("['return']"):]
+            if check.returns and rest.startswith("['"):
+                key, _, tail = rest[2:].partition("']")
+                return key + tail
+            return ("result" + rest) if rest else "the result"
+        if path.startswith("['") and " after the call']" in path:
+            key, _, tail = path[2:].partition("']")
+            name = key.replace(" after the call", "")
+            return f"{name}{tail} (after the call)"
+        return path
+
+    return Verdict(verdict.leaves, tuple(replace(d, path=tidy(d.path)) for d in verdict.differences))
+
+
+def _student_frames(frames: list[dict]) -> list[str]:
+    """Only frames from notebook code: the student's lines and the scaffold around them."""
+    shown = [f for f in frames if "ipykernel" in str(f.get("file", "")) or str(f.get("file", "")).startswith("<")]
+    return [f"in {f.get('function')}, line {f.get('line')}: {f.get('code', '').strip()}" for f in shown]
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""

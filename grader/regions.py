@@ -1,0 +1,197 @@
+"""Find graded functions and the student's regions inside them.
+
+Works on text, not on the AST, because a student's code may not parse.
+A region is identified by the graded function that encloses it and its
+order there (DESIGN.md, principle 2), never by cell position.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+START = re.compile(r"^\s*#+\s*(start\s+code\s+here|your\s+code\s+starts\s+here)\b", re.I)
+END = re.compile(r"^\s*#+\s*(end\s+code\s+here|your\s+code\s+ends\s+here)\b", re.I)
+TAB_WIDTH = 8  # what Python itself assumes for a tab
+
+
+def normalise_source(text: str) -> str:
+    """CRLF and CR to LF, tabs in indentation expanded the way Python reads them."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    out = []
+    for line in lines:
+        body = line.lstrip(" \t")
+        indent = line[: len(line) - len(body)]
+        out.append(indent.expandtabs(TAB_WIDTH) + body)
+    return "\n".join(out)
+
+
+def indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def is_code(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+@dataclass(frozen=True)
+class Region:
+    index: int  # 1-based order inside the function
+    start: int  # line number (0-based, within the text searched) of the START marker
+    end: int  # line number of the END marker
+    indent: int  # indentation of the START marker line
+    body: str  # text between the markers, dedented to column 0
+
+
+@dataclass(frozen=True)
+class FunctionSpan:
+    name: str
+    start: int  # line of "def"
+    stop: int  # one past the last line of the body
+    indent: int
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What was found for one graded function in one text."""
+
+    name: str
+    span: FunctionSpan | None
+    regions: tuple[Region, ...]
+    error: str = ""  # region problems, with where they are
+
+    @property
+    def found(self) -> bool:
+        return self.span is not None
+
+
+def find_functions(lines: list[str], name: str) -> list[FunctionSpan]:
+    """Every definition of ``name`` in the text, with where its body ends."""
+    pattern = re.compile(rf"^(\s*)(async\s+)?def\s+{re.escape(name)}\s*\(")
+    spans = []
+    for i, line in enumerate(lines):
+        match = pattern.match(line)
+        if not match:
+            continue
+        indent = len(match.group(1))
+        stop = i + 1
+        # The body runs on while code lines are indented deeper than the def; comment
+        # lines never end it (students drift markers to column 0).
+        for j in range(i + 1, len(lines)):
+            if is_code(lines[j]) and indent_of(lines[j]) <= indent:
+                break
+            stop = j + 1
+        while stop > i + 1 and not lines[stop - 1].strip():
+            stop -= 1
+        spans.append(FunctionSpan(name, i, stop, indent))
+    return spans
+
+
+def dedent_block(lines: list[str]) -> str:
+    code_indents = [indent_of(l) for l in lines if l.strip()]
+    cut = min(code_indents, default=0)
+    return "\n".join(l[cut:] if l.strip() else "" for l in lines).strip("\n")
+
+
+def _line_number(i: int) -> str:
+    return f"line {i + 1}"
+
+
+def find_regions(
+    lines: list[str], span: FunctionSpan, describe: Callable[[int], str] = _line_number
+) -> tuple[tuple[Region, ...], str]:
+    """Pair START/END markers inside a function; report the first problem found."""
+    regions: list[Region] = []
+    open_at: int | None = None
+    for i in range(span.start, span.stop):
+        line = lines[i]
+        if START.match(line):
+            if open_at is not None:
+                return tuple(regions), (
+                    f"a region opened at {describe(open_at)} is not closed before "
+                    f"another opens at {describe(i)} (nested or missing END marker)"
+                )
+            open_at = i
+        elif END.match(line):
+            if open_at is None:
+                return tuple(regions), f"an END marker at {describe(i)} has no START marker before it"
+            body = dedent_block(lines[open_at + 1 : i])
+            regions.append(Region(len(regions) + 1, open_at, i, indent_of(lines[open_at]), body))
+            open_at = None
+    if open_at is not None:
+        return tuple(regions), f"the region opened at {describe(open_at)} is never closed"
+    return tuple(regions), ""
+
+
+def extract(
+    text: str, name: str, expected_regions: int | None = None, describe: Callable[[int], str] = _line_number
+) -> Extraction:
+    """The regions of graded function ``name`` in ``text`` (already normalised)."""
+    lines = text.split("\n")
+    spans = find_functions(lines, name)
+    if not spans:
+        return Extraction(name, None, ())
+    # A function defined twice: the last definition is the one Python would keep.
+    span = spans[-1]
+    regions, error = find_regions(lines, span, describe)
+    if not error and expected_regions is not None and regions and len(regions) != expected_regions:
+        where = "; ".join(describe(r.start) for r in regions)
+        error = (
+            f"found {len(regions)} marked regions ({where}), "
+            f"expected {expected_regions}: markers duplicated or deleted"
+        )
+    return Extraction(name, span, regions, error)
+
+
+def function_source(text: str, span: FunctionSpan) -> str:
+    lines = text.split("\n")
+    return dedent_block(lines[span.start : span.stop])
+
+
+# --- placeholders -------------------------------------------------------------------
+
+def placeholder_for(body: str) -> str:
+    """The course-style stub for a reference region: every assignment becomes ``target = None``.
+
+    Comments are kept (they are hints), every other statement is dropped.
+    """
+    tree = ast.parse(body)
+    lines = body.split("\n")
+    out: list[str] = []
+    kept_comment_lines = {
+        i for i, line in enumerate(lines) if line.strip().startswith("#")
+    }
+    statement_lines: dict[int, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            target = " = ".join(ast.get_source_segment(body, t) or "" for t in node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            target = ast.get_source_segment(body, node.target) or ""
+        else:
+            continue
+        statement_lines[node.lineno - 1] = f"{target} = None"
+    for i, line in enumerate(lines):
+        if i in kept_comment_lines:
+            out.append(line.strip())
+        elif i in statement_lines:
+            out.append(statement_lines[i])
+    return "\n".join(out)
+
+
+def essence(body: str) -> str:
+    """Code with comments and blank lines removed, spacing folded: for 'untouched?' tests."""
+    kept = []
+    for line in body.split("\n"):
+        code = line.split("#", 1)[0] if "#" in line and not ("'" in line or '"' in line) else line
+        code = re.sub(r"\s+", "", code)
+        if code and not code.startswith("#"):
+            kept.append(code)
+    return "\n".join(kept)
+
+
+def is_untouched(body: str, placeholder: str) -> bool:
+    """A region left as released (or emptied, or just ``pass``) was not attempted."""
+    got = essence(body)
+    return got in ("", "pass", essence(placeholder))
