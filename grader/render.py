@@ -19,6 +19,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 CODE_CLASS = "code"  # CSS class of highlighted code; its style block is embedded once
 MAX_TABLE_CELLS = 400  # bigger arrays are shown as text, not as a table
 MAX_TEXT = 4000  # longest text shown for one value
+# The engine writes non-finite numbers as these strings; show them like numbers.
+NON_FINITE = {"nan": "nan", "inf": "inf", "-inf": "-inf", "infinity": "inf", "-infinity": "-inf"}
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # kernel tracebacks carry colour codes
 
 # Known statuses and how the page names them; anything else shows as given.
@@ -90,7 +92,7 @@ def _assignment(raw: Any, number: int) -> dict:
     checks = [c for f in functions for c in f["checks"]]
     return {
         "anchor": f"assignment-{number}",
-        "title": _text(info.get("title")) or _text(info.get("slug")) or "Unknown assignment",
+        "title": _text(info.get("title")) or _text(info.get("slug")) or _unknown_title(result),
         "status": _status(result.get("status", "graded"), RESULT_STATUS),
         "graded": result.get("status", "graded") == "graded",
         "message": _text(result.get("message")),
@@ -106,6 +108,13 @@ def _assignment(raw: Any, number: int) -> dict:
         "notes": [_text(x) for x in _list(result.get("notes"))],
         "functions": functions,
     }
+
+
+def _unknown_title(result: dict) -> str:
+    """Name an unrecognised or unreadable submission by its file, if known."""
+    path = _text(_dict(result.get("source")).get("path"))
+    name = re.split(r"[\\/]", path)[-1]
+    return f"Unknown assignment ({name})" if name else "Unknown assignment"
 
 
 def _function(raw: Any) -> dict:
@@ -164,23 +173,25 @@ def _detail(raw: Any) -> dict:
     detail = _dict(raw)
     as_text = detail.get("truncated") is True  # a cut array would mislabel indices
     differs = _indices(detail.get("differs"))
+    # A scalar has no index to list: it differs when the two sides read differently.
+    scalar_differs = bool(differs) or _repr(detail.get("expected")) != _repr(detail.get("got"))
     return {
         "path": _text(detail.get("path")),
         "message": _text(detail.get("message")),
         "truncated": as_text,
-        "expected": _value(detail, "expected", differs, as_text),
-        "got": _value(detail, "got", differs, as_text),
+        "expected": _value(detail, "expected", differs, scalar_differs, as_text),
+        "got": _value(detail, "got", differs, scalar_differs, as_text),
     }
 
 
 # ---- view model: values as scalars, tables or text ------------------------
 
-def _value(detail: dict, key: str, differs: set, as_text: bool) -> dict:
+def _value(detail: dict, key: str, differs: set, scalar_differs: bool, as_text: bool) -> dict:
     if key not in detail:
         return {"kind": "text", "text": "(not recorded)"}
     value = detail[key]
     if _is_scalar(value):
-        return {"kind": "scalar", **_cell(value, bool(differs))}
+        return {"kind": "scalar", **_cell(value, scalar_differs)}
     grid = None if as_text else _grid(value)
     if grid is None:
         return {"kind": "text", "text": _clip(_repr(value))}
@@ -253,7 +264,7 @@ def _repr(value: Any, depth: int = 0) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {_repr(v, depth + 1)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
-        return repr(value)
+        return NON_FINITE.get(value.lower(), repr(value))
     return str(value)
 
 

@@ -160,6 +160,21 @@ def test_scalar_difference_shows_both_values():
     assert html.count('class="scalar differs"') == 2
 
 
+def test_engine_style_values_nan_strings_and_scalars_without_indices():
+    # The engine writes NaN as the string "nan" and lists no index for a scalar.
+    result = load("partly_wrong")
+    check = checks(result)[2]
+    check["details"] = [
+        {"path": "W", "expected": [0.5, 1.5], "got": ["nan", "-inf"], "differs": [[0], [1]]},
+        {"path": "cost", "expected": 0.25, "got": 0.75, "differs": []},
+    ]
+    html = render_student_report([result], student="bob")
+    page = Page(html)
+    assert "≠differs: nan ≠differs: -inf" in page.visible
+    assert "'nan'" not in page.visible
+    assert html.count('class="scalar differs"') == 2
+
+
 def test_deep_or_truncated_values_are_shown_as_text():
     result = load("partly_wrong")
     check = checks(result)[2]
@@ -182,6 +197,17 @@ def test_unreadable_notebook_shows_reason_and_zero():
     assert "unreadable" in page.badges
     assert f"{result['assignment']['title']}: 0 / {points(result['max_score'])}" in page.visible
     assert f"Total score: 0 / {points(result['max_score'])}" in page.visible
+
+
+def test_unrecognised_submission_is_named_by_its_file():
+    result = load("unreadable")
+    result.update(assignment=None, status="unrecognised", max_score=0.0,
+                  message="No graded function of a known assignment was found.")
+    page = Page(render_student_report([result], student="carol"))
+    file_name = result["source"]["path"].rsplit("/", 1)[-1]
+    assert f"Unknown assignment ({file_name}): 0 / 0" in page.visible
+    assert result["message"] in page.visible
+    assert "not recognised" in page.badges
 
 
 def test_fallback_function_flags_and_notes_are_shown():
