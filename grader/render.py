@@ -132,23 +132,25 @@ def _function(raw: Any) -> dict:
 
 def _region(raw: Any) -> dict:
     region = _dict(raw)
-    line = region.get("line")
-    line = line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else None
+    line, index = region.get("line"), region.get("index")
+    line = line if _is_int(line) and line > 0 else None
     return {
-        "index": _text(region.get("index")),
-        "line": line,
-        "html": _highlight(_text(region.get("code")), line or 1),
+        "index": index if _is_int(index) and index > 0 else None,  # 0: the whole definition
+        # The schema has "line"; the engine may describe the place instead ("code cell 5, line 3").
+        "where": f"from line {line}" if line else _text(region.get("where")),
+        "html": _highlight(_text(region.get("code")), line),
     }
 
 
-def _highlight(code: str, first_line: int):
+def _highlight(code: str, first_line: int | None):
     """Pygments escapes the code itself; the result is safe markup."""
     from markupsafe import Markup
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import PythonLexer
 
-    formatter = HtmlFormatter(cssclass=CODE_CLASS, linenos="inline", linenostart=first_line)
+    numbers = {"linenos": "inline", "linenostart": first_line} if first_line else {}
+    formatter = HtmlFormatter(cssclass=CODE_CLASS, **numbers)
     return Markup(highlight(code, PythonLexer(), formatter)) if code.strip() else None
 
 

@@ -220,6 +220,17 @@ def test_fallback_function_flags_and_notes_are_shown():
     assert "markers missing, whole definition graded" in page.badges
 
 
+def test_regions_show_where_they_are():
+    result = load("partly_wrong")
+    _, page = render("partly_wrong")
+    for region in result["functions"][1]["regions"]:
+        assert f"Your code, region {region['index']} (from line {region['line']})" in page.visible
+    # the engine's form: a described place, and index 0 for a whole definition
+    result["functions"][1]["regions"] = [{"index": 0, "code": "def f():\n    return 1\n",
+                                          "where": "code cell 7, line 1"}]
+    assert "Your code (code cell 7, line 1)" in Page(render_student_report([result], student="b")).visible
+
+
 def test_not_attempted_and_timeout_checks_are_named_in_words():
     result = load("not_attempted_timeout")
     _, page = render("not_attempted_timeout")
