@@ -132,6 +132,11 @@ class Catalog:
             )
         return self._expected[assignment.slug]
 
+    def guess_from_name(self, filename: str) -> Assignment | None:
+        """For a file that cannot be read: 'Optimization_methods (1).ipynb' → Optimization methods."""
+        squashed = _squash(filename)
+        return next((a for a in self.assignments if _squash(Path(a.notebook).stem) in squashed), None)
+
     def recognise(self, nb: NotebookNode) -> tuple[Assignment | None, str]:
         """The assignment whose graded functions the notebook defines most of."""
         text = normalise_source("\n".join(code_cells(nb)))
@@ -147,3 +152,7 @@ class Catalog:
             titles = ", ".join(a.title for a in self.assignments)
             return None, f"this notebook defines none of the graded functions of {titles}"
         return best, ""
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())

@@ -37,11 +37,11 @@ def grade_notebook(
     try:
         nb = read_notebook(path)
     except ReadError as exc:
-        return failed_result(catalog, student, source, "unreadable", str(exc))
+        return failed_result(catalog, student, source, "unreadable", str(exc), _guess(catalog, path, assignment))
 
     chosen, reason = _choose(catalog, nb, assignment)
     if chosen is None:
-        return failed_result(catalog, student, source, "unrecognised", reason)
+        return failed_result(catalog, student, source, "unrecognised", reason, _guess(catalog, path, assignment))
     expected = catalog.expected(chosen)
     run = run_checks(chosen, catalog.scaffold(chosen), nb, fallback=fallback, kernel_name=kernel_name)
     functions = [
@@ -55,6 +55,10 @@ def grade_notebook(
         catalog, chosen, student, source, functions, notes, run.build.flags,
         {"total": round(time.perf_counter() - started, 3), "execute": round(run.execution.seconds, 3)},
     )
+
+
+def _guess(catalog: Catalog, path: Path, wanted: str | None) -> Assignment | None:
+    return catalog.get(wanted) if wanted else catalog.guess_from_name(path.name)
 
 
 def _choose(catalog: Catalog, nb: NotebookNode, wanted: str | None) -> tuple[Assignment | None, str]:
@@ -85,6 +89,11 @@ def _grade_check(assignment: Assignment, check: Check, fb: FunctionBuild, run: R
         return check_result(check, "timeout" if status == "timeout" else "error", 0.0, message,
                             traceback=_student_frames(output.get("traceback", [])),
                             seconds=output.get("seconds"))
+    return judge(assignment, check, output, expected)
+
+
+def judge(assignment: Assignment, check: Check, output: dict, expected: Expected) -> dict:
+    """The result of one check whose function returned normally."""
     got = observed_output(assignment, check, output)
     verdict = _verdict(check, expected.value, got)
     hint = None

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render_student_report", "write_student_report", "safe_file_name"]
+__all__ = ["render_student_report", "write_student_report", "safe_file_name", "render_check_table"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 CODE_CLASS = "code"  # CSS class of highlighted code; its style block is embedded once
@@ -37,6 +37,15 @@ def render_student_report(results: list[dict], *, student: str) -> str:
     """The HTML page for one student covering one result per assignment."""
     page = _page(results if isinstance(results, list) else [], student)
     return _environment().get_template("report.html.j2").render(page=page)
+
+
+def render_check_table(function: str, checks: list[dict]) -> str:
+    """A fragment for a notebook cell: one function's checks, as ``grader.check`` shows them."""
+    # No page stylesheet here: it would restyle the notebook around the cell.
+    return _environment().get_template("check_table.html.j2").render(
+        function=function, checks=[_check(c) for c in checks],
+        passed=sum(c.get("status") == "passed" for c in checks),
+    )
 
 
 def write_student_report(results: list[dict], out_dir: Path, *, student: str) -> Path:

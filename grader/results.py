@@ -49,12 +49,18 @@ def notebook_result(catalog, assignment: Assignment, student: str, source: dict,
     }
 
 
-def failed_result(catalog, student: str, source: dict, status: str, message: str) -> dict:
-    """A submission that could not be graded at all: score 0 and a one-line reason."""
+def failed_result(catalog, student: str, source: dict, status: str, message: str,
+                  assignment: Assignment | None = None) -> dict:
+    """A submission that could not be graded at all: score 0 and a one-line reason.
+
+    ``assignment`` (when the file name tells) keeps the student's maximum right.
+    """
     return {
-        "schema": SCHEMA, "grader_version": __version__, "assignment": None,
+        "schema": SCHEMA, "grader_version": __version__,
+        "assignment": _assignment_info(catalog, assignment) if assignment else None,
         "student": student, "source": source, "mode": catalog.mode,
-        "status": status, "message": message, "score": 0.0, "max_score": 0.0,
+        "status": status, "message": message, "score": 0.0,
+        "max_score": assignment.points if assignment else 0.0,
         "functions": [], "notes": [], "flags": [], "timing": {},
     }
 

@@ -1,0 +1,87 @@
+"""Build the students' folder from the instructor's: ``solutions/`` → ``assignments/``.
+
+Each region's body becomes a course-style placeholder, outputs are cleared, the
+support files are copied, and the public checks' inputs and expected outputs
+are written as data for self-checking. Hidden checks leave no trace. Running it
+twice gives byte-identical files.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from .assignment import RELEASED_CHECKS_DIR, Catalog
+from .build import splice
+from .harness import encode
+from .regions import extract, normalise_source, placeholder_for
+from .spec import Assignment
+
+
+def release(solutions: Path, out: Path, *, cache_dir: Path | None = None) -> list[Path]:
+    catalog = Catalog(solutions, cache_dir=cache_dir)
+    if catalog.mode != "instructor":
+        raise ValueError(f"{solutions} holds no '*.checks.py' specs: nothing to release")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RELEASED_CHECKS_DIR).mkdir(exist_ok=True)
+    written = []
+    for assignment in catalog.assignments:
+        written.append(_release_notebook(catalog, assignment, out))
+        for name in assignment.files:
+            shutil.copyfile(solutions / name, out / name)
+            written.append(out / name)
+        written.append(_release_checks(catalog, assignment, out))
+    return written
+
+
+def strip_regions(source: str, functions: tuple[str, ...]) -> str:
+    text = normalise_source(source)
+    for name in functions:
+        found = extract(text, name)
+        if found.regions:
+            text = splice(text, found, [placeholder_for(r.body) for r in found.regions], None)
+    return text
+
+
+def _release_notebook(catalog: Catalog, assignment: Assignment, out: Path) -> Path:
+    nb = catalog.scaffold(assignment)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = strip_regions(cell.source, assignment.functions)
+            cell.outputs = []
+            cell.execution_count = None
+            # Execution timings and widget state are the instructor's, not the student's.
+            for key in ("execution", "collapsed", "scrolled", "ExecuteTime"):
+                cell.metadata.pop(key, None)
+    nb.metadata.pop("widgets", None)
+    path = out / assignment.notebook
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _release_checks(catalog: Catalog, assignment: Assignment, out: Path) -> Path:
+    expected = catalog.expected(assignment)
+    checks = []
+    for check in assignment.checks:
+        if check.hidden:
+            continue
+        exp = expected[check.name]
+        checks.append({
+            "name": check.name, "function": check.function, "points": check.points,
+            "description": check.description, "inputs": check.inputs, "project": check.project,
+            "observe": list(check.observe), "partial": check.partial, "seed": check.seed,
+            "returns": list(check.returns), "rtol": check.rtol, "atol": check.atol,
+            "expected": encode(exp.value, None),
+            "hints": [{"message": m, "output": encode(v, None)} for m, v in exp.hints],
+        })
+    data = {
+        "assignment": {"slug": assignment.slug, "title": assignment.title, "notebook": assignment.notebook,
+                       "points": assignment.points, "files": list(assignment.files),
+                       "cell_timeout": assignment.cell_timeout, "version": catalog.version(assignment)},
+        "checks": checks,
+    }
+    path = out / RELEASED_CHECKS_DIR / f"{Path(assignment.notebook).stem}.json"
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,90 @@
+"""``grader.check("name")`` from inside a student's notebook: public checks, run in place.
+
+This is the student's own kernel on the student's own machine, so the function
+is called directly; only public checks exist here, and the comparison is the
+same code the grader uses.
+"""
+from __future__ import annotations
+
+import inspect
+import time
+from pathlib import Path
+from typing import Any
+
+from .assignment import Catalog
+from .grade import judge
+from .pipeline import make_call
+from .results import check_result
+
+
+class CheckReport:
+    """The outcome of one function's public checks; shows itself as a table."""
+
+    def __init__(self, function: str, results: list[dict]):
+        self.function = function
+        self.results = results
+
+    @property
+    def passed(self) -> bool:
+        return all(r["status"] == "passed" for r in self.results)
+
+    def __repr__(self) -> str:
+        lines = [f"{self.function}: {sum(r['status'] == 'passed' for r in self.results)} of "
+                 f"{len(self.results)} public checks pass"]
+        for r in self.results:
+            lines.append(f"  [{r['status'].upper():^7}] {r['name']}: {r['message']}")
+            if r.get("hint"):
+                lines.append(f"            hint: {r['hint']}")
+            lines.extend(f"            {t}" for t in r.get("traceback", []))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from .render import render_check_table
+
+        return render_check_table(self.function, self.results)
+
+
+def caller_namespace() -> dict:
+    """The notebook's namespace in IPython; otherwise the globals of whoever called ``grader.check``."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            return shell.user_ns
+    except ImportError:
+        pass
+    return inspect.stack()[2].frame.f_globals
+
+
+def check(function: str, *, folder: str | Path = ".", namespace: dict | None = None) -> CheckReport:
+    namespace = namespace if namespace is not None else caller_namespace()
+    catalog = Catalog(Path(folder))
+    assignment = next((a for a in catalog.assignments if function in a.functions), None)
+    if assignment is None:
+        raise LookupError(f"no assignment in {Path(folder).resolve().name} grades a function named {function!r}")
+    expected = catalog.expected(assignment)
+    results = []
+    for spec in assignment.checks_for(function):
+        if spec.hidden:
+            continue
+        results.append(_run_one(assignment, spec, namespace.get(function), expected[spec.name]))
+    return CheckReport(function, results)
+
+
+def _run_one(assignment, spec, fn: Any, expected) -> dict:
+    if not callable(fn):
+        return check_result(spec, "not_attempted", 0.0, f"{spec.function} is not defined yet: run its cell first")
+    call = make_call(assignment, spec)
+    started = time.perf_counter()
+    try:
+        if call.seed is not None:
+            import numpy as np
+
+            np.random.seed(call.seed)
+        value = fn(**call.kwargs)
+    except Exception as exc:
+        return check_result(spec, "error", 0.0, f"{type(exc).__name__}: {exc}")
+    output = {"status": "ok", "value": value, "seconds": time.perf_counter() - started,
+              "observed": {name: call.kwargs.get(name) for name in call.observe}}
+    return judge(assignment, spec, output, expected)
