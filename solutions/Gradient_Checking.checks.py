@@ -199,11 +199,12 @@ ASSIGNMENT = Assignment(
               hints=(DTHETA_IS_THETA,)),
         Check("backward_other_x", "backward_propagation", points=1, hidden=True,
               inputs=lambda: {"x": -0.7, "theta": 2.5}, **EXACT,
-              description="Negative, non-integer x: dtheta must follow x, not the example's 2."),
+              description="Negative, non-integer x: dtheta must follow x, not the example's 2.",
+              hints=(DTHETA_IS_THETA,)),
         Check("backward_theta_zero", "backward_propagation", points=1, hidden=True,
               inputs=lambda: {"x": 5, "theta": 0}, **EXACT,
               description="The shortcut dtheta = J / theta, which divides 0 by 0 here.",
-              hints=(DTHETA_FROM_COST,)),
+              hints=(DTHETA_FROM_COST, DTHETA_IS_THETA)),
 
         # gradient_check: 9 points
         Check("gradient_check_x2_theta4", "gradient_check", points=4,
