@@ -5,9 +5,10 @@ also have in gradcheck_helpers; hidden checks build their inputs here.
 
 The differences returned by gradient_check and gradient_check_n are rounding
 noise on top of whatever bug they measure, so every comparison has a
-tolerance. Every correct way of writing the regions performs the same
-floating-point operations on the same numbers (the forward passes are fixed),
-so the tolerances can stay tight enough to tell the common mistakes apart.
+tolerance. Correct ways of writing the regions perform the same
+floating-point operations on the same numbers (the forward passes are fixed)
+and differ at most in the last bits of the norms, so the tolerances can stay
+tight enough to tell the common mistakes apart.
 """
 from pathlib import Path
 
