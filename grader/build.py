@@ -154,7 +154,8 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
             status, message = "syntax_error", f"{name} does not compile: {detail}"
         functions[name] = FunctionBuild(name, status, message, shown, home)
 
-    notes.extend(_ignored_cells_note(scaffold, student, assignment))
+    whole = tuple(n for n, f in functions.items() if f.status == "fallback")
+    notes.extend(_ignored_cells_note(scaffold, student, assignment, whole))
     return Build(cells, functions, notes, flags)
 
 
@@ -183,18 +184,25 @@ def _outside_regions(source: str, names: tuple[str, ...]) -> str:
     return essence("\n".join(lines))
 
 
-def _ignored_cells_note(scaffold: NotebookNode, student: NotebookNode, assignment: Assignment) -> list[str]:
+def _ignored_cells_note(
+    scaffold: NotebookNode, student: NotebookNode, assignment: Assignment, whole: tuple[str, ...]
+) -> list[str]:
+    """Cells whose code outside the regions differs from the scaffold (and so was not run).
+
+    Cells defining a function graded as a whole definition are not counted: they were used.
+    """
     names = assignment.functions
     known = {_outside_regions(c.source, names) for c in scaffold.cells if c.cell_type == "code"}
     changed = []
     for number, source in enumerate(code_cells(student), start=1):
         shape = _outside_regions(source, names)
+        if any(extract(normalise_source(source), n).found for n in whole):
+            continue
         if shape and shape not in known:
             changed.append(number)
     if not changed:
         return []
     listed = ", ".join(map(str, changed[:12])) + (" …" if len(changed) > 12 else "")
-    return [
-        f"{len(changed)} code cell{'s' * (len(changed) > 1)} ({listed}) differ from the assignment outside "
-        "the marked regions; only code inside the regions was graded, the rest was ignored."
-    ]
+    cells = f"{len(changed)} code cells ({listed}) differ" if len(changed) > 1 else f"code cell {listed} differs"
+    return [f"{cells} from the assignment outside the marked regions; "
+            "only code inside the regions was graded, the rest was ignored."]

@@ -23,14 +23,12 @@ HARNESS_FILENAME = "<grader-harness>"
 
 def encode(value, arrays):
     """A JSON-safe skeleton of ``value``; arrays go to ``arrays`` (or inline if it is None)."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
+    if isinstance(value, np.generic):  # first: np.float64 is also a float
+        return {"__scalar__": value.dtype.str, "value": encode(value.item(), arrays)}
+    if value is None or isinstance(value, (bool, str, int)):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else {"__float__": repr(value)}
-    if isinstance(value, np.generic):
-        return {"__scalar__": value.dtype.str, "value": encode(value.item(), arrays)}
+        return value if math.isfinite(value) else {"__float__": repr(float(value))}
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biufc":
             return {"__object__": "ndarray of " + str(value.dtype), "repr": repr(value)[:300]}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -49,7 +50,10 @@ def parse_notebook(raw: bytes) -> NotebookNode:
     if major not in (3, 4):
         raise ReadError(f"unsupported notebook format version {major!r} (3 and 4 are read)")
     try:
-        nb = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():
+            # nbformat warns on stderr about fixable things (duplicate ids); they are not errors.
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises many kinds on malformed structure
         raise ReadError(f"the notebook structure is damaged: {str(exc).splitlines()[0][:200]}") from None
     for cell in nb.cells:

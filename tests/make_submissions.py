@@ -1,0 +1,206 @@
+"""Write the scenario-named student submissions under tests/submissions/.
+
+Each scenario starts from a solution notebook (or the released one), changes
+what a real student would change, and says which checks it must lose. The
+test (tests/test_scenarios.py) derives the expected score from the spec's
+points, so no grade is written down twice. Re-run after changing a solution:
+
+    .venv/bin/python tests/make_submissions.py
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader.build import splice  # noqa: E402
+from grader.regions import extract, normalise_source  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "submissions"
+
+GC = "Gradient_Checking.ipynb"
+INIT = "Initialization.ipynb"
+OPT = "Optimization_methods.ipynb"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    notebook: str
+    why: str
+    edits: dict = field(default_factory=dict)  # (function, region index) -> new body
+    transforms: tuple[Callable, ...] = ()
+    loses: tuple[str, ...] = ()  # checks that must fail; every other check must pass
+    untouched: bool = False  # every check "not attempted"
+    released: bool = False  # start from assignments/ instead of solutions/
+
+
+# ---- transforms a student's editor or hands apply ----------------------------------
+
+def newer_markers(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = re.sub(r"### START CODE HERE ###.*", "# YOUR CODE STARTS HERE", cell.source)
+            cell.source = re.sub(r"### END CODE HERE ###", "# YOUR CODE ENDS HERE", cell.source)
+
+
+def reshuffle_outside_regions(nb):
+    """Delete demo cells, add scratch cells, duplicate a markdown cell, reverse the order."""
+    kept = [c for c in nb.cells if "demo" not in c.get("metadata", {}).get("tags", [])]
+    kept.insert(0, nbformat.v4.new_code_cell("import numpy as np\nprint('my own scratch work')\nx = 42"))
+    kept.append(nbformat.v4.new_code_cell("def helper_i_wrote():\n    return 'not graded'"))
+    markdown = [c for c in kept if c.cell_type == "markdown"]
+    if markdown:
+        kept.append(copy.deepcopy(markdown[0]))
+    nb.cells = list(reversed(kept))
+
+
+def strip_ids_and_metadata(nb):
+    """As some editors save: nbformat 4.0, no cell ids, no metadata, CRLF line ends."""
+    nb.nbformat_minor = 0
+    nb.metadata = {}
+    for cell in nb.cells:
+        cell.pop("id", None)
+        cell.metadata = {}
+        cell.source = cell.source.replace("\n", "\r\n")
+
+
+def split_cell_of(function):
+    def split(nb):
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and f"def {function}(" in cell.source:
+                lines = cell.source.split("\n")
+                cut = len(lines) // 2
+                first = nbformat.v4.new_code_cell("\n".join(lines[:cut]))
+                second = nbformat.v4.new_code_cell("\n".join(lines[cut:]))
+                nb.cells[i : i + 1] = [first, second]
+                return
+    split.__name__ = f"split_cell_of_{function}"
+    return split
+
+
+def delete_markers_of(function):
+    def delete(nb):
+        for cell in nb.cells:
+            if cell.cell_type == "code" and f"def {function}(" in cell.source:
+                cell.source = "\n".join(
+                    l for l in cell.source.split("\n") if "CODE HERE" not in l.upper()
+                )
+    delete.__name__ = f"delete_markers_of_{function}"
+    return delete
+
+
+# ---- the scenarios -------------------------------------------------------------------
+
+SCENARIOS = [
+    Scenario("gc_reference_code", GC, "the reference code in every region"),
+    Scenario("gc_released_untouched", GC, "the released notebook, nothing filled in", released=True, untouched=True),
+    Scenario("gc_seed_student", GC, "the seed's own code: dtheta = forward_propagation(x, theta) / theta",
+             edits={("forward_propagation", 1): "J = np.dot(theta, x)",
+                    ("backward_propagation", 1): "dtheta = forward_propagation(x, theta) / theta"},
+             loses=("backward_theta_zero",)),
+    Scenario("gc_divides_by_epsilon", GC, "two-sided difference divided by epsilon instead of 2 * epsilon",
+             edits={("gradient_check", 1): "thetaplus = theta + epsilon\nthetaminus = theta - epsilon\n"
+                    "J_plus = forward_propagation(x, thetaplus)\nJ_minus = forward_propagation(x, thetaminus)\n"
+                    "gradapprox = (J_plus - J_minus) / epsilon",
+                    ("gradient_check_n", 3): "gradapprox[i] = (J_plus[i] - J_minus[i]) / epsilon"},
+             loses=("gradient_check_x2_theta4", "gradient_check_negative", "gradient_check_step",
+                    "gradient_check_n_given_backprop", "gradient_check_n_correct_backprop",
+                    "gradient_check_n_step", "gradient_check_n_other_network")),
+    Scenario("gc_absolute_difference", GC, "an absolute instead of a relative difference",
+             edits={("gradient_check", 3): "numerator = np.linalg.norm(grad - gradapprox)\n"
+                    "denominator = 1\ndifference = numerator / denominator",
+                    ("gradient_check_n", 4): "numerator = np.linalg.norm(grad - gradapprox)\n"
+                    "denominator = 1\ndifference = numerator"},
+             loses=("gradient_check_x2_theta4", "gradient_check_negative", "gradient_check_step",
+                    "gradient_check_n_given_backprop", "gradient_check_n_correct_backprop",
+                    "gradient_check_n_step", "gradient_check_n_other_network")),
+    Scenario("gc_aliases_parameters_values", GC, "thetaplus/thetaminus without np.copy: shifts accumulate",
+             edits={("gradient_check_n", 1): "thetaplus = parameters_values\n"
+                    "thetaplus[i][0] = thetaplus[i][0] + epsilon\n"
+                    "J_plus[i], _ = forward_propagation_n(X, Y, vector_to_dictionary(thetaplus))",
+                    ("gradient_check_n", 2): "thetaminus = parameters_values\n"
+                    "thetaminus[i][0] = thetaminus[i][0] - epsilon\n"
+                    "J_minus[i], _ = forward_propagation_n(X, Y, vector_to_dictionary(thetaminus))"},
+             loses=("gradient_check_n_given_backprop", "gradient_check_n_correct_backprop",
+                    "gradient_check_n_step", "gradient_check_n_other_network")),
+    Scenario("gc_written_differently", GC, "correct, written another way: manual norms, reordered statements",
+             edits={("gradient_check", 1): "thetaminus = theta - epsilon\nthetaplus = theta + epsilon\n"
+                    "J_minus = forward_propagation(x, thetaminus)\nJ_plus = forward_propagation(x, thetaplus)\n"
+                    "gradapprox = (J_plus - J_minus) / 2 / epsilon  # two-sided",
+                    ("gradient_check", 3): "numerator = np.sqrt(np.sum((grad - gradapprox) ** 2))\n"
+                    "denominator = np.sqrt(np.sum(np.square(grad))) + np.sqrt(np.sum(np.square(gradapprox)))\n"
+                    "difference = numerator / denominator\nprint('my debugging output', difference)"}),
+    Scenario("gc_newer_markers", GC, "the newer edition's marker style", transforms=(newer_markers,)),
+    Scenario("gc_cells_reshuffled", GC, "demo cells deleted, scratch cells added, order reversed",
+             transforms=(reshuffle_outside_regions,)),
+    Scenario("gc_no_ids_crlf", GC, "nbformat 4.0 without ids or metadata, CRLF line ends",
+             transforms=(strip_ids_and_metadata,)),
+    Scenario("gc_cell_split", GC, "gradient_check_n's cell split in two in the middle",
+             transforms=(split_cell_of("gradient_check_n"),)),
+    Scenario("gc_markers_deleted", GC, "markers of gradient_check deleted: whole definition graded",
+             transforms=(delete_markers_of("gradient_check"),)),
+    Scenario("gc_syntax_error", GC, "a syntax error in gradient_check_n only",
+             edits={("gradient_check_n", 3): "gradapprox[i] = (J_plus[i] - J_minus[i] / (2 * epsilon)"},
+             loses=("gradient_check_n_given_backprop", "gradient_check_n_correct_backprop",
+                    "gradient_check_n_step", "gradient_check_n_other_network")),
+]
+
+
+def _apply_edits(nb, edits: dict) -> None:
+    for (function, index), body in edits.items():
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            text = normalise_source(cell.source)
+            found = extract(text, function)
+            if found.regions:
+                bodies = [r.body for r in found.regions]
+                bodies[index - 1] = body
+                cell.source = splice(text, found, bodies, None)
+                break
+        else:
+            raise LookupError(f"{function} region {index} not found")
+
+
+def make(scenario: Scenario) -> Path:
+    folder = ROOT / ("assignments" if scenario.released else "solutions")
+    nb = nbformat.read(str(folder / scenario.notebook), as_version=4)
+    _apply_edits(nb, scenario.edits)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    for transform in scenario.transforms:
+        transform(nb)
+    path = OUT / f"{scenario.name}.ipynb"
+    # Written as plain JSON so that scenarios without ids stay without ids.
+    path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def manifest() -> list[dict]:
+    return [{"file": f"{s.name}.ipynb", "notebook": s.notebook, "why": s.why, "loses": list(s.loses),
+             "untouched": s.untouched} for s in SCENARIOS]
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    available = [s for s in SCENARIOS if (ROOT / "solutions" / s.notebook).exists()]
+    for scenario in available:
+        print(make(scenario).relative_to(ROOT))
+    names = {s.name for s in available}
+    entries = [m for m in manifest() if m["file"][:-6] in names]
+    (OUT / "scenarios.json").write_text(json.dumps(entries, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
