@@ -144,7 +144,7 @@ DTHETA_FROM_COST = Hint(
     "theta * x with respect to theta is x itself: return it directly.",
     _dtheta_from_cost)
 DTHETA_IS_THETA = Hint(
-    "dtheta equals theta. Differentiate J = theta * x with respect to theta: "
+    "dtheta equals theta. Differentiate the cost with respect to theta: "
     "theta disappears and x remains.",
     _dtheta_is_theta)
 OVER_EPSILON = Hint(
@@ -181,7 +181,7 @@ ASSIGNMENT = Assignment(
         # forward_propagation: 4 points
         Check("forward_x2_theta4", "forward_propagation", points=2,
               inputs="gradcheck_helpers:forward_case", **EXACT,
-              description="J = theta * x on the public example (J = 8)."),
+              description="the cost of the linear model on the public example (J = 8)."),
         Check("forward_negative_theta", "forward_propagation", points=1, hidden=True,
               inputs=lambda: {"x": 3, "theta": -1.5}, **EXACT,
               description="Sign handling and non-integer theta; a hard-coded 8."),
@@ -192,7 +192,7 @@ ASSIGNMENT = Assignment(
         # backward_propagation: 5 points
         Check("backward_x2_theta4", "backward_propagation", points=2,
               inputs="gradcheck_helpers:backward_case", **EXACT,
-              description="dtheta = x on the public example (dtheta = 2); returning theta instead.",
+              description="the derivative on the public example (dtheta = 2); returning theta instead.",
               hints=(DTHETA_IS_THETA,)),
         Check("backward_negative_theta", "backward_propagation", points=1, hidden=True,
               inputs=lambda: {"x": 3, "theta": -1.5}, **EXACT,
