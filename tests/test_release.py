@@ -1,0 +1,92 @@
+"""`grader release`: what students get, and what they must never get."""
+import filecmp
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.assignment import Catalog
+from grader.regions import extract, normalise_source
+from grader.release import release
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+ASSIGNMENTS = ROOT / "assignments"
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    first = tmp_path_factory.mktemp("first")
+    second = tmp_path_factory.mktemp("second")
+    release(SOLUTIONS, first)
+    release(SOLUTIONS, second)
+    return first, second
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def _reference_lines(catalog: Catalog):
+    """Every code line inside a reference region of every solution notebook."""
+    for assignment in catalog.assignments:
+        nb = nbformat.read(str(SOLUTIONS / assignment.notebook), as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            for name in assignment.functions:
+                for region in extract(normalise_source(cell.source), name).regions:
+                    for line in region.body.split("\n"):
+                        code = line.split("#")[0].strip()
+                        if code:
+                            yield assignment.notebook, name, code
+
+
+@pytest.mark.kernel
+def test_release_is_byte_identical_and_matches_the_committed_folder(released):
+    first, second = released
+    assert _files(first) == _files(second)
+    for name in _files(first):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    committed = [f for f in _files(ASSIGNMENTS)]
+    assert committed == _files(first), "assignments/ is out of date: run `grader release`"
+    for name in _files(first):
+        assert filecmp.cmp(first / name, ASSIGNMENTS / name, shallow=False), f"{name} differs: run `grader release`"
+
+
+@pytest.mark.kernel
+def test_no_reference_code_reaches_students(released):
+    first, _ = released
+    texts = {name: (first / name).read_text(encoding="utf-8") for name in _files(first)}
+    catalog = Catalog(SOLUTIONS)
+    leaks = [
+        (notebook, function, code, name)
+        for notebook, function, code in _reference_lines(catalog)
+        for name, text in texts.items()
+        if code in text
+    ]
+    assert not leaks
+
+
+@pytest.mark.kernel
+def test_no_hidden_check_reaches_students(released):
+    first, _ = released
+    catalog = Catalog(SOLUTIONS)
+    checks_text = "".join((first / "checks" / p.name).read_text() for p in (first / "checks").iterdir())
+    hidden = [c.name for a in catalog.assignments for c in a.checks if c.hidden]
+    assert hidden, "the specs should have hidden checks"
+    assert not [name for name in hidden if name in checks_text]
+    public = [c.name for a in catalog.assignments for c in a.checks if not c.hidden]
+    assert all(name in checks_text for name in public)
+
+
+@pytest.mark.kernel
+def test_released_notebooks_have_placeholders_and_no_outputs(released):
+    first, _ = released
+    catalog = Catalog(SOLUTIONS)
+    for assignment in catalog.assignments:
+        nb = nbformat.read(str(first / assignment.notebook), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code)
+        text = "\n".join(c.source for c in code)
+        assert "= None" in text and "START CODE HERE" in text
