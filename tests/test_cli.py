@@ -1,0 +1,155 @@
+"""The ``grader`` command, called in-process (grader/cli.py)."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from conftest import notebook_with_region, tiny_reference_body
+from grader.cli import main
+from grader.regions import placeholder_for
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def no_traceback(err: str) -> None:
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("error: ")
+
+
+# --- grade ----------------------------------------------------------------------------------
+
+@pytest.mark.kernel
+def test_grade_a_folder_writes_results_and_reports(capsys, tiny_warm, tiny_submission, tmp_path):
+    folder = tmp_path / "class"
+    tiny_submission("alice", "y = factor * x", folder=folder)
+    tiny_submission("bob", "y = x + factor", folder=folder)
+    out = tmp_path / "out"
+    code, stdout, _ = run(capsys, "grade", folder, "--solutions", tiny_warm, "--out", out)
+    assert code == 0
+    for student in ("alice", "bob"):
+        result = json.loads((out / student / "Tiny.json").read_text(encoding="utf-8"))
+        assert result["student"] == student
+        assert result["status"] == "graded"
+        report = (out / student / "report.html").read_text(encoding="utf-8")
+        assert "<html" in report.lower()
+    alice = json.loads((out / "alice" / "Tiny.json").read_text(encoding="utf-8"))
+    bob = json.loads((out / "bob" / "Tiny.json").read_text(encoding="utf-8"))
+    assert alice["score"] == alice["max_score"]
+    assert bob["score"] == 0
+    lines = stdout.splitlines()
+    alice_line = next(line for line in lines if line.startswith("alice"))
+    bob_line = next(line for line in lines if line.startswith("bob"))
+    assert alice_line.endswith(f"{alice['score']:g} / {alice['max_score']:g}")
+    assert bob_line.endswith(f"0 / {bob['max_score']:g}")
+
+
+@pytest.mark.kernel
+def test_grade_json_output_and_an_unreadable_file(capsys, tiny_warm, tiny_submission, tmp_path):
+    folder = tmp_path / "class"
+    tiny_submission("carol", "y = factor * x", folder=folder)
+    (folder / "dave").mkdir()
+    (folder / "dave" / "Tiny.ipynb").write_text('{"cells": [', encoding="utf-8")
+    out = tmp_path / "out"
+    code, stdout, _ = run(capsys, "grade", folder, "--solutions", tiny_warm, "--out", out, "--json")
+    assert code == 1
+    results = {r["student"]: r for r in json.loads(stdout)}
+    assert set(results) == {"carol", "dave"}
+    assert results["carol"]["status"] == "graded"
+    assert results["dave"]["status"] == "unreadable"
+    assert results["dave"]["message"].startswith("not valid JSON")
+    assert results["dave"]["max_score"] == results["carol"]["max_score"]  # known from the file name
+    assert (out / "dave" / "Tiny.json").exists()
+    assert (out / "dave" / "report.html").exists()
+
+
+def test_grade_unreadable_only_exits_1_without_a_kernel(capsys, tiny_folder, tmp_path):
+    path = tmp_path / "erin" / "Tiny.ipynb"
+    path.parent.mkdir()
+    path.write_bytes(b"")
+    code, stdout, _ = run(capsys, "grade", path, "--solutions", tiny_folder, "--out", tmp_path / "out")
+    assert code == 1
+    line = next(l for l in stdout.splitlines() if l.startswith("erin"))
+    assert "unreadable" in line and "empty" in line
+
+
+def test_unknown_assignment_is_a_usage_error(capsys, tiny_folder, tiny_submission, tmp_path):
+    path = tiny_submission("frank", "y = factor * x", folder=tmp_path)
+    code, _, err = run(capsys, "grade", path, "--solutions", tiny_folder, "--assignment", "nope",
+                       "--out", tmp_path / "out")
+    assert code == 2
+    no_traceback(err)
+    assert "nope" in err
+
+
+def test_solutions_folder_without_specs_is_a_usage_error(capsys, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run(capsys, "grade", tmp_path, "--solutions", empty, "--out", tmp_path / "out")
+    assert code == 2
+    no_traceback(err)
+
+
+# --- release and check -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def released_by_cli(tiny_warm, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli_release") / "assignments"
+    assert main(["release", "--solutions", str(tiny_warm), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.kernel
+def test_release_writes_the_students_folder(capsys, tiny_warm, tmp_path):
+    out = tmp_path / "assignments"
+    code, stdout, _ = run(capsys, "release", "--solutions", tiny_warm, "--out", out)
+    assert code == 0
+    assert (out / "Tiny.ipynb").exists()
+    assert (out / "tiny_cases.py").exists()
+    assert (out / "checks" / "Tiny.json").exists()
+    printed = {line.strip() for line in stdout.splitlines() if line.strip()}
+    assert str(out / "Tiny.ipynb") in printed
+    assert tiny_reference_body() not in (out / "Tiny.ipynb").read_text(encoding="utf-8")
+
+
+def student_notebook(released, region: str, folder):
+    """What a student hands in: the released notebook with the region filled in."""
+    template = nbformat.read(str(released / "Tiny.ipynb"), as_version=4)
+    nb = notebook_with_region(template, placeholder_for(tiny_reference_body()), region)
+    path = folder / "Tiny.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.mark.kernel
+def test_check_passes_with_exit_0(capsys, released_by_cli, tmp_path):
+    path = student_notebook(released_by_cli, "y = factor * x", tmp_path / "gina")
+    code, stdout, _ = run(capsys, "check", path, "--assignments", released_by_cli, "--out", tmp_path / "out", "--json")
+    assert code == 0
+    result = json.loads(stdout)
+    assert result["mode"] == "student"
+    checks = [c for f in result["functions"] for c in f["checks"]]
+    public = json.loads((released_by_cli / "checks" / "Tiny.json").read_text(encoding="utf-8"))["checks"]
+    assert sorted(c["name"] for c in checks) == sorted(c["name"] for c in public)
+    assert result["max_score"] == sum(c["points"] for c in public)
+    assert result["score"] == result["max_score"]
+
+
+@pytest.mark.kernel
+def test_check_fails_with_exit_1_from_the_students_own_folder(capsys, released_by_cli, tmp_path):
+    mine = tmp_path / "work"
+    shutil.copytree(released_by_cli, mine)
+    path = student_notebook(mine, "y = x + factor", mine)  # overwrite the released notebook
+    code, stdout, _ = run(capsys, "check", path, "--out", tmp_path / "out")
+    assert code == 1
+    assert "failed" in stdout
+    assert "public checks only" in stdout
+    assert (tmp_path / "out" / "work" / "report.html").exists()
