@@ -203,3 +203,9 @@ def test_untouched_regions(body):
 @pytest.mark.parametrize("body", ["y = x * 2", "y = None\ny = x", "y = 0", "return x"])
 def test_real_code_is_not_untouched(body):
     assert not is_untouched(body, "y = None")
+
+
+@pytest.mark.xfail(reason="a trailing comment containing a quote character is kept as code, so a "
+                          "placeholder left as released counts as attempted", strict=True)
+def test_placeholder_with_an_apostrophe_in_its_comment_is_untouched():
+    assert is_untouched("y = None  # don't know yet", "y = None")
