@@ -164,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     except ReferenceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ASSIGNMENT
-    except (FileNotFoundError, KeyError, ValueError) as exc:
+    except KeyError as exc:  # str() of a KeyError adds quotes
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

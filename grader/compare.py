@@ -25,6 +25,7 @@ class Difference:
     got: Any = None
     differs: tuple[tuple[int, ...], ...] = ()
     truncated: bool = False
+    weight: int = 1  # how many expected leaves this difference spoils (for partial credit)
 
     def to_dict(self) -> dict:
         return {"path": self.path, "message": self.message, "expected": self.expected,
@@ -42,7 +43,7 @@ class Verdict:
 
     @property
     def failed_leaves(self) -> int:
-        return min(self.leaves, len(self.differences))
+        return min(self.leaves, sum(d.weight for d in self.differences))
 
     @property
     def message(self) -> str:
@@ -110,7 +111,8 @@ def _compare(expected, got, rtol, atol, path, diffs) -> int:
 def _compare_dict(expected, got, rtol, atol, path, diffs) -> int:
     leaves = _count_leaves(expected)
     if not isinstance(got, dict):
-        diffs.append(Difference(path, f"is {describe_type(got)}, expected a dict with keys {sorted(map(str, expected))}"))
+        diffs.append(Difference(path, f"is {describe_type(got)}, expected a dict with keys {sorted(map(str, expected))}",
+                                weight=leaves))
         return leaves
     missing = [k for k in expected if k not in got]
     extra = [k for k in got if k not in expected]
@@ -120,7 +122,8 @@ def _compare_dict(expected, got, rtol, atol, path, diffs) -> int:
             parts.append("missing key" + "s" * (len(missing) > 1) + " " + ", ".join(map(repr, missing)))
         if extra:
             parts.append("unexpected key" + "s" * (len(extra) > 1) + " " + ", ".join(map(repr, extra)))
-        diffs.append(Difference(path, "; ".join(parts)))
+        weight = sum(_count_leaves(expected[k]) for k in missing) + len(extra)
+        diffs.append(Difference(path, "; ".join(parts), weight=weight))
     counted = 0
     for key in expected:
         if key in got:
@@ -133,10 +136,11 @@ def _compare_dict(expected, got, rtol, atol, path, diffs) -> int:
 def _compare_sequence(expected, got, rtol, atol, path, diffs) -> int:
     leaves = _count_leaves(expected)
     if not isinstance(got, (list, tuple)):
-        diffs.append(Difference(path, f"is {describe_type(got)}, expected a {type(expected).__name__} of {len(expected)} items"))
+        diffs.append(Difference(path, f"is {describe_type(got)}, expected a {type(expected).__name__} of {len(expected)} items",
+                                weight=leaves))
         return leaves
     if len(got) != len(expected):
-        diffs.append(Difference(path, f"has {len(got)} items, expected {len(expected)}"))
+        diffs.append(Difference(path, f"has {len(got)} items, expected {len(expected)}", weight=leaves))
         return leaves
     return max(1, sum(_compare(e, g, rtol, atol, f"{path}[{i}]", diffs) for i, (e, g) in enumerate(zip(expected, got))))
 
@@ -174,10 +178,13 @@ def _compare_array(expected: np.ndarray, got, rtol, atol, path, diffs) -> None:
         return
     bad = np.argwhere(~close)
     worst = np.unravel_index(int(np.argmax(gap)), gap.shape)
-    largest = gap[worst]
     where = "[" + ", ".join(str(int(i)) for i in worst) + "]"
-    message = (f"{len(bad)} of {close.size} entries differ; largest difference "
-               f"{_fmt(largest)} at {where}")
+    worst_got = got[worst] if expected.dtype.kind != "b" else None
+    if worst_got is not None and np.isnan(worst_got):
+        largest = f"(got nan) at {where}"
+    else:
+        largest = f"{_fmt(gap[worst])} at {where}"
+    message = f"{len(bad)} of {close.size} entries differ; largest difference {largest}"
     truncated = close.size > MAX_SHOWN
     shown = [tuple(int(i) for i in idx) for idx in bad[:MAX_SHOWN]]
     diffs.append(Difference(path, message, _summary(expected), _summary(got), tuple(shown), truncated))

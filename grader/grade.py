@@ -81,7 +81,7 @@ def _grade_check(assignment: Assignment, check: Check, fb: FunctionBuild, run: R
     if status != "ok":
         cell_error = run.execution.cell_errors.get(fb.cell)
         if status == "timeout":
-            message = f"{check.function} did not finish: {output.get('evalue') or 'timed out'}"
+            message = f"{check.function} did not finish within {assignment.cell_timeout:g} s (the cell time limit)"
         elif cell_error:
             message = f"defining {check.function} raised {cell_error['ename']}: {cell_error['evalue']}"
         else:

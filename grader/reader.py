@@ -49,17 +49,33 @@ def parse_notebook(raw: bytes) -> NotebookNode:
     major = data.get("nbformat")
     if major not in (3, 4):
         raise ReadError(f"unsupported notebook format version {major!r} (3 and 4 are read)")
+    if major == 4:
+        _fill_optional_fields(data)
     try:
         with warnings.catch_warnings():
             # nbformat warns on stderr about fixable things (duplicate ids); they are not errors.
             warnings.simplefilter("ignore")
-            nb = nbformat.reads(text, as_version=4)
+            nb = nbformat.reads(json.dumps(data), as_version=4)
     except Exception as exc:  # nbformat raises many kinds on malformed structure
         raise ReadError(f"the notebook structure is damaged: {str(exc).splitlines()[0][:200]}") from None
     for cell in nb.cells:
         if not isinstance(cell.get("source", ""), str):
             raise ReadError("the notebook structure is damaged: a cell's source is not text")
     return nb
+
+
+def _fill_optional_fields(data: dict) -> None:
+    """Some editors leave out fields the schema requires but grading never needs."""
+    data.setdefault("metadata", {})
+    data.setdefault("nbformat_minor", 0)
+    for cell in data.get("cells", []) if isinstance(data.get("cells"), list) else []:
+        if not isinstance(cell, dict):
+            continue
+        cell.setdefault("metadata", {})
+        cell.setdefault("source", "")
+        if cell.get("cell_type") == "code":
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
 
 
 def _looks_like_python(text: str) -> bool:

@@ -78,15 +78,55 @@ def find_functions(lines: list[str], name: str) -> list[FunctionSpan]:
         indent = len(match.group(1))
         stop = i + 1
         # The body runs on while code lines are indented deeper than the def; comment
-        # lines never end it (students drift markers to column 0).
+        # lines and lines inside a triple-quoted string never end it (students drift
+        # markers and docstrings to column 0).
+        in_string = _open_string(lines[i], None)
         for j in range(i + 1, len(lines)):
-            if is_code(lines[j]) and indent_of(lines[j]) <= indent:
+            if in_string is None and is_code(lines[j]) and indent_of(lines[j]) <= indent:
                 break
+            in_string = _open_string(lines[j], in_string)
             stop = j + 1
         while stop > i + 1 and not lines[stop - 1].strip():
             stop -= 1
         spans.append(FunctionSpan(name, i, stop, indent))
     return spans
+
+
+def _open_string(line: str, quote: str | None) -> str | None:
+    """Which triple quote is still open after ``line``, given the one open before it."""
+    i = 0
+    while i < len(line):
+        if quote is not None:
+            end = line.find(quote, i)
+            if end < 0:
+                return quote
+            quote, i = None, end + 3
+            continue
+        char = line[i]
+        if char == "#":
+            return None
+        if line.startswith(('"""', "'''"), i):
+            quote, i = line[i : i + 3], i + 3
+        elif char in "\"'":
+            end = line.find(char, i + 1)
+            i = len(line) if end < 0 else end + 1
+        else:
+            i += 1
+    return quote
+
+
+def strip_comment(line: str) -> str:
+    """The line without its trailing comment; a # inside a string literal is kept."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            return line[:i]
+    return line
 
 
 def dedent_block(lines: list[str]) -> str:
@@ -184,9 +224,8 @@ def essence(body: str) -> str:
     """Code with comments and blank lines removed, spacing folded: for 'untouched?' tests."""
     kept = []
     for line in body.split("\n"):
-        code = line.split("#", 1)[0] if "#" in line and not ("'" in line or '"' in line) else line
-        code = re.sub(r"\s+", "", code)
-        if code and not code.startswith("#"):
+        code = re.sub(r"\s+", "", strip_comment(line))
+        if code:
             kept.append(code)
     return "\n".join(kept)
 

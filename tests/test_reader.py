@@ -131,8 +131,6 @@ def test_nbformat_4_0_without_cell_ids(tmp_path):
     assert code_cells(read) == [FUNCTION]
 
 
-@pytest.mark.xfail(reason="a notebook whose cells carry no 'metadata' key is rejected as damaged "
-                          "(DESIGN principle 2: with or without metadata grade the same)", strict=True)
 def test_nbformat_4_0_without_any_metadata(tmp_path):
     nb = {"nbformat": 4, "nbformat_minor": 0,
           "cells": [{"cell_type": "code", "execution_count": None, "outputs": [], "source": FUNCTION}]}
