@@ -134,22 +134,24 @@ def _mini_batches(X, Y, mini_batch_size=64, seed=0, *, drop_last=False, always_l
 
     drop_last: the last partial batch is left out. always_last: the "last"
     batch is added even when m is a multiple of the size (it is then empty).
-    y_order: "same" (correct), "unshuffled" (labels sliced from Y), or
+    y_order: "same" (correct), "unshuffled" (labels sliced from Y),
+    "unshuffled_full" (only the full batches' labels sliced from Y), or
     "own" (labels shuffled with a second permutation).
     """
     np.random.seed(seed)
     m = X.shape[1]
     permutation = list(np.random.permutation(m))
     shuffled_X = X[:, permutation]
-    if y_order == "same":
+    if y_order in ("same", "unshuffled_full"):
         shuffled_Y = Y[:, permutation].reshape((1, m))
     elif y_order == "own":
         shuffled_Y = Y[:, list(np.random.permutation(m))].reshape((1, m))
     else:
         shuffled_Y = Y.reshape((1, m))
+    full_Y = Y.reshape((1, m)) if y_order == "unshuffled_full" else shuffled_Y
     full = math.floor(m / mini_batch_size)
     batches = [(shuffled_X[:, k * mini_batch_size:(k + 1) * mini_batch_size],
-                shuffled_Y[:, k * mini_batch_size:(k + 1) * mini_batch_size]) for k in range(full)]
+                full_Y[:, k * mini_batch_size:(k + 1) * mini_batch_size]) for k in range(full)]
     if (m % mini_batch_size != 0 and not drop_last) or always_last:
         batches.append((shuffled_X[:, full * mini_batch_size:m], shuffled_Y[:, full * mini_batch_size:m]))
     return batches
@@ -167,6 +169,10 @@ def batches_unshuffled_Y(**inputs):
     return _mini_batches(**inputs, y_order="unshuffled")
 
 
+def batches_unshuffled_Y_in_full_batches(**inputs):
+    return _mini_batches(**inputs, y_order="unshuffled_full")
+
+
 def batches_Y_own_permutation(**inputs):
     return _mini_batches(**inputs, y_order="own")
 
@@ -177,7 +183,9 @@ def velocity_keyed_like_parameters(parameters):
 
 
 def velocity_transposed(parameters):
-    return {"d" + key: np.zeros(value.shape[::-1]) for key, value in parameters.items()}
+    """Velocities of the weights shaped like W.T."""
+    return {"d" + key: np.zeros(value.shape[::-1] if key.startswith("W") else value.shape)
+            for key, value in parameters.items()}
 
 
 def _momentum(parameters, grads, v, beta, learning_rate, *, damp=True, step_with="v"):
@@ -247,15 +255,18 @@ DROP_LAST = Hint("The last, smaller mini-batch is missing. When m is not a multi
                  batches_drop_last)
 EMPTY_LAST = Hint("There is an empty mini-batch at the end. When m is an exact multiple of mini_batch_size "
                   "there is no partial batch to add.", batches_empty_last)
+UNSHUFFLED_Y = ("The labels no longer match their examples: slice mini_batch_Y from shuffled_Y, "
+                "with the same columns as mini_batch_X.")
 LABELS_APART = (
-    Hint("The labels no longer match their examples: slice mini_batch_Y from shuffled_Y, "
-         "with the same columns as mini_batch_X.", batches_unshuffled_Y),
+    Hint(UNSHUFFLED_Y, batches_unshuffled_Y),
     Hint("X and Y were shuffled in different orders: one permutation must be applied to both.",
          batches_Y_own_permutation),
 )
+FULL_BATCH_LABELS_APART = Hint(UNSHUFFLED_Y, batches_unshuffled_Y_in_full_batches)
 # Each check lists only the hints whose mistake changes its output.
-BATCH_HINTS_REMAINDER = (DROP_LAST,) + LABELS_APART
-BATCH_HINTS_EXACT = (EMPTY_LAST,) + LABELS_APART
+BATCH_HINTS_REMAINDER = (DROP_LAST, FULL_BATCH_LABELS_APART) + LABELS_APART
+BATCH_HINTS_EXACT = (EMPTY_LAST, FULL_BATCH_LABELS_APART) + LABELS_APART
+BATCH_HINTS_NO_FULL_BATCH = (DROP_LAST,) + LABELS_APART
 VELOCITY_HINTS = (
     Hint("The velocity's keys follow the gradients: 'dW1', 'db1', ... rather than 'W1', 'b1', ...",
          velocity_keyed_like_parameters),
@@ -329,7 +340,7 @@ ASSIGNMENT = Assignment(
               description="m = 10 with batches of 16: no full batch, one batch of all 10 shuffled "
                           "examples; a last batch that is dropped or that is not taken from the "
                           "shuffled data.",
-              hints=BATCH_HINTS_REMAINDER),
+              hints=BATCH_HINTS_NO_FULL_BATCH),
 
         # initialize_velocity: 4 points
         Check("velocity_two_layers", "initialize_velocity", points=2,
