@@ -153,6 +153,75 @@ SCENARIOS = [
              edits={("gradient_check_n", 3): "gradapprox[i] = (J_plus[i] - J_minus[i] / (2 * epsilon)"},
              loses=("gradient_check_n_given_backprop", "gradient_check_n_correct_backprop",
                     "gradient_check_n_step", "gradient_check_n_other_network")),
+    Scenario("init_reference_code", INIT, "the reference code in every region"),
+    Scenario("init_released_untouched", INIT, "the released notebook, nothing filled in", released=True, untouched=True),
+    Scenario("init_xavier_scale", INIT, "He written with Xavier's sqrt(1 / n)",
+             edits={("initialize_parameters_he", 1):
+                    "parameters['W' + str(l)] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(1 / layers_dims[l - 1])\n"
+                    "parameters['b' + str(l)] = np.zeros((layers_dims[l], 1))"},
+             loses=("he_2_4_1", "he_three_layers", "he_uneven_fans")),
+    Scenario("init_random_biases_times_ten", INIT, "large random init applied to the biases too",
+             edits={("initialize_parameters_random", 1):
+                    "parameters['W' + str(l)] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * 10\n"
+                    "parameters['b' + str(l)] = np.random.randn(layers_dims[l], 1) * 10"},
+             loses=("random_3_2_1", "random_three_layers", "random_five_layers")),
+    Scenario("init_transposed_shapes", INIT, "zeros with W of shape (n_prev, n) instead of (n, n_prev)",
+             edits={("initialize_parameters_zeros", 1):
+                    "parameters['W' + str(l)] = np.zeros((layers_dims[l - 1], layers_dims[l]))\n"
+                    "parameters['b' + str(l)] = np.zeros((layers_dims[l], 1))"},
+             loses=("zeros_3_2_1", "zeros_three_layers", "zeros_four_layers")),
+    Scenario("init_written_differently", INIT, "correct, written another way: lists for shapes, division by sqrt(n / 2)",
+             edits={("initialize_parameters_zeros", 1):
+                    "parameters['b' + str(l)] = np.zeros([layers_dims[l], 1])\nparameters['W' + str(l)] = np.zeros([layers_dims[l], layers_dims[l - 1]])",
+                    ("initialize_parameters_he", 1):
+                    "scale = np.sqrt(2.0 / layers_dims[l - 1])  # He\n"
+                    "parameters['W' + str(l)] = scale * np.random.randn(layers_dims[l], layers_dims[l - 1])\n"
+                    "parameters['b' + str(l)] = np.zeros((layers_dims[l], 1))"}),
+    Scenario("init_newer_markers", INIT, "the newer edition's marker style", transforms=(newer_markers,)),
+
+    Scenario("opt_reference_code", OPT, "the reference code in every region"),
+    Scenario("opt_released_untouched", OPT, "the released notebook, nothing filled in", released=True, untouched=True),
+    Scenario("opt_momentum_without_one_minus_beta", OPT, "velocity updated without the (1 - beta) factor",
+             edits={("update_parameters_with_momentum", 1):
+                    'v["dW" + str(l + 1)] = beta * v["dW" + str(l + 1)] + grads["dW" + str(l + 1)]\n'
+                    'v["db" + str(l + 1)] = beta * v["db" + str(l + 1)] + grads["db" + str(l + 1)]\n'
+                    'parameters["W" + str(l + 1)] = parameters["W" + str(l + 1)] - learning_rate * v["dW" + str(l + 1)]\n'
+                    'parameters["b" + str(l + 1)] = parameters["b" + str(l + 1)] - learning_rate * v["db" + str(l + 1)]'},
+             loses=("momentum_two_layers", "momentum_three_layers")),
+    Scenario("opt_adam_beta1_in_s_correction", OPT, "s bias-corrected with beta1 (the seed's typo)",
+             edits={("update_parameters_with_adam", 4):
+                    's_corrected["dW" + str(l + 1)] = s["dW" + str(l + 1)] / (1 - beta1 ** t)\n'
+                    's_corrected["db" + str(l + 1)] = s["db" + str(l + 1)] / (1 - beta1 ** t)'},
+             loses=("adam_two_layers_t2", "adam_three_layers_t7", "adam_four_layers_t50")),
+    Scenario("opt_adam_epsilon_inside_root", OPT, "epsilon added inside the square root",
+             edits={("update_parameters_with_adam", 5):
+                    'parameters["W" + str(l + 1)] = parameters["W" + str(l + 1)] - learning_rate * v_corrected["dW" + str(l + 1)] / np.sqrt(s_corrected["dW" + str(l + 1)] + epsilon)\n'
+                    'parameters["b" + str(l + 1)] = parameters["b" + str(l + 1)] - learning_rate * v_corrected["db" + str(l + 1)] / np.sqrt(s_corrected["db" + str(l + 1)] + epsilon)'},
+             loses=("adam_two_layers_t2", "adam_three_layers_t7", "adam_four_layers_t50")),
+    Scenario("opt_adam_no_bias_correction", OPT, "v and s used without bias correction",
+             edits={("update_parameters_with_adam", 2):
+                    'v_corrected["dW" + str(l + 1)] = v["dW" + str(l + 1)]\nv_corrected["db" + str(l + 1)] = v["db" + str(l + 1)]',
+                    ("update_parameters_with_adam", 4):
+                    's_corrected["dW" + str(l + 1)] = s["dW" + str(l + 1)]\ns_corrected["db" + str(l + 1)] = s["db" + str(l + 1)]'},
+             loses=("adam_two_layers_t2", "adam_three_layers_t7", "adam_four_layers_t50")),
+    Scenario("opt_mini_batches_drop_last", OPT, "the last, partial mini-batch is left empty-handed (dropped)",
+             edits={("random_mini_batches", 2): "mini_batch_X = shuffled_X[:, 0:0]\nmini_batch_Y = shuffled_Y[:, 0:0]"},
+             loses=("mini_batches_148_by_64", "mini_batches_remainder", "mini_batches_single_partial")),
+    Scenario("opt_written_differently", OPT, "correct, written another way: zeros_like, power, in-place updates",
+             edits={("initialize_velocity", 1):
+                    'v["db" + str(l + 1)] = np.zeros_like(parameters["b" + str(l + 1)])\n'
+                    'v["dW" + str(l + 1)] = np.zeros_like(parameters["W" + str(l + 1)])',
+                    ("update_parameters_with_gd", 1):
+                    'parameters["W%d" % (l + 1)] -= learning_rate * grads["dW%d" % (l + 1)]\n'
+                    'parameters["b%d" % (l + 1)] -= learning_rate * grads["db%d" % (l + 1)]',
+                    ("update_parameters_with_adam", 2):
+                    'v_corrected["dW" + str(l + 1)] = v["dW" + str(l + 1)] / (1 - np.power(beta1, t))\n'
+                    'v_corrected["db" + str(l + 1)] = v["db" + str(l + 1)] / (1 - np.power(beta1, t))'}),
+    Scenario("opt_syntax_error_in_momentum", OPT, "a syntax error in update_parameters_with_momentum only",
+             edits={("update_parameters_with_momentum", 1): "v['dW' + str(l + 1)] = beta * (v['dW' + str(l + 1)]"},
+             loses=("momentum_two_layers", "momentum_three_layers")),
+    Scenario("opt_markers_deleted", OPT, "markers of initialize_adam deleted: whole definition graded",
+             transforms=(delete_markers_of("initialize_adam"),)),
 ]
 
 
