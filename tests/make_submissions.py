@@ -261,6 +261,29 @@ def manifest() -> list[dict]:
              "untouched": s.untouched} for s in SCENARIOS]
 
 
+# The bundled sample class (the README's main command grades it): student -> files.
+SAMPLE_CLASS = ROOT / "sample_class"
+SAMPLE_STUDENTS = {
+    "ada": {GC: "gc_reference_code", INIT: "init_reference_code", OPT: "opt_reference_code"},
+    "ben": {GC: "gc_seed_student", INIT: "init_xavier_scale", OPT: "opt_adam_epsilon_inside_root"},
+    "chen": {GC: "gc_syntax_error", INIT: "init_newer_markers", OPT: None},  # None: a truncated file
+    "dana": {GC: "gc_released_untouched", INIT: "init_released_untouched", OPT: "opt_released_untouched"},
+    "eli": {"Optimization_methods (1).ipynb": "opt_markers_deleted"},
+}
+
+
+def make_sample_class() -> None:
+    for student, files in SAMPLE_STUDENTS.items():
+        folder = SAMPLE_CLASS / student
+        folder.mkdir(parents=True, exist_ok=True)
+        for filename, scenario in files.items():
+            if scenario is None:
+                text = (OUT / "opt_reference_code.ipynb").read_text(encoding="utf-8")
+                (folder / filename).write_text(text[: len(text) // 3], encoding="utf-8")
+            else:
+                (folder / filename).write_bytes((OUT / f"{scenario}.ipynb").read_bytes())
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     available = [s for s in SCENARIOS if (ROOT / "solutions" / s.notebook).exists()]
@@ -269,6 +292,8 @@ def main() -> None:
     names = {s.name for s in available}
     entries = [m for m in manifest() if m["file"][:-6] in names]
     (OUT / "scenarios.json").write_text(json.dumps(entries, indent=1) + "\n", encoding="utf-8")
+    if len(available) == len(SCENARIOS):
+        make_sample_class()
 
 
 if __name__ == "__main__":
