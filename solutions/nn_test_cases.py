@@ -105,14 +105,35 @@ def adam_case():
 _HEAD_ROWS = 5  # how much of each batch's first column to keep
 
 
+def _float_array(value):
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return np.array(np.nan)
+
+
 def _first_column_head(batch_X):
-    """The top of a batch's first column, or NaNs when the batch is empty."""
-    batch_X = np.asarray(batch_X, dtype=float)
+    """The top of a batch's first column, or NaNs when the batch is empty or not numbers."""
+    batch_X = _float_array(batch_X)
     head = np.full(_HEAD_ROWS, np.nan)
     if batch_X.ndim == 2 and batch_X.shape[1] > 0:
         column = batch_X[:_HEAD_ROWS, 0]
         head[: column.size] = column
     return head
+
+
+def _shapes(parts):
+    """One (rows, columns) pair per batch; -1 stands for a missing dimension."""
+    pairs = [(tuple(np.shape(part)) + (-1, -1))[:2] for part in parts]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _labels_row(batch_Y):
+    """A batch's labels as floats, or a single NaN when they are not numbers (e.g. None)."""
+    try:
+        return np.asarray(batch_Y, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return np.full(1, np.nan)
 
 
 def mini_batches_summary(batches):
@@ -128,11 +149,11 @@ def mini_batches_summary(batches):
     batches = list(batches)
     X_parts = [np.asarray(pair[0]) for pair in batches]
     Y_parts = [np.asarray(pair[1]) for pair in batches]
-    first_X = np.asarray(X_parts[0], dtype=float) if X_parts else np.zeros((0, 0))
+    first_X = _float_array(X_parts[0]) if X_parts else np.zeros((0, 0))
     return {
-        "X_shapes": np.array([np.shape(x) for x in X_parts], dtype=np.int64).reshape(len(X_parts), -1),
-        "Y_shapes": np.array([np.shape(y) for y in Y_parts], dtype=np.int64).reshape(len(Y_parts), -1),
+        "X_shapes": _shapes(X_parts),
+        "Y_shapes": _shapes(Y_parts),
         "sanity_check": first_X[0, :3] if first_X.ndim == 2 and first_X.shape[0] else np.zeros(0),
         "first_columns": np.array([_first_column_head(x) for x in X_parts]).reshape(len(X_parts), _HEAD_ROWS),
-        "labels": np.concatenate([y.astype(float).ravel() for y in Y_parts]) if Y_parts else np.zeros(0),
+        "labels": np.concatenate([_labels_row(y) for y in Y_parts]) if Y_parts else np.zeros(0),
     }

@@ -137,6 +137,10 @@ def test_mini_batches_summary_is_small_and_telling(opt_ns):
     with_empty = cases.mini_batches_summary(batches + [(batches[0][0][:, :0], batches[0][1][:, :0])])
     assert np.isnan(with_empty["first_columns"][3]).all()
     assert with_empty["X_shapes"].shape == (4, 2)
+    # an unanswered notebook returns (None, None) pairs: summarised, never an exception
+    unanswered = cases.mini_batches_summary([(None, None)] * 3)
+    assert (unanswered["X_shapes"] == -1).all() and np.isnan(unanswered["labels"]).all()
+    assert cases.mini_batches_summary([])["X_shapes"].shape == (0, 2)
 
 
 def test_velocity_matches_seed(opt_ns):
