@@ -21,7 +21,7 @@ def grade(path, *, solutions="solutions", **options):
     from pathlib import Path
 
     from .assignment import Catalog
-    from .grade import grade_notebook
+    from .grading import grade_notebook
 
     return grade_notebook(Path(path), Catalog(Path(solutions)), **options)
 

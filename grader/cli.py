@@ -47,7 +47,7 @@ def _write_reports(results: list[dict], out: Path) -> list[Path]:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from .assignment import Catalog
-    from .grade import grade_notebook
+    from .grading import grade_notebook
 
     catalog = Catalog(Path(args.solutions))
     if catalog.mode != "instructor":
@@ -79,7 +79,7 @@ def _assignments_folder(notebook: Path, given: str | None) -> Path:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .assignment import Catalog
-    from .grade import grade_notebook
+    from .grading import grade_notebook
 
     notebook = Path(args.notebook)
     catalog = Catalog(_assignments_folder(notebook, args.assignments))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .assignment import Catalog
-from .grade import judge
+from .grading import judge
 from .pipeline import make_call
 from .results import check_result
 

@@ -56,8 +56,8 @@ def newer_markers(nb):
 def reshuffle_outside_regions(nb):
     """Delete demo cells, add scratch cells, duplicate a markdown cell, reverse the order."""
     kept = [c for c in nb.cells if "demo" not in c.get("metadata", {}).get("tags", [])]
-    kept.insert(0, nbformat.v4.new_code_cell("import numpy as np\nprint('my own scratch work')\nx = 42"))
-    kept.append(nbformat.v4.new_code_cell("def helper_i_wrote():\n    return 'not graded'"))
+    kept.insert(0, nbformat.v4.new_code_cell("import numpy as np\nprint('my own scratch work')\nx = 42", id="scratch-1"))
+    kept.append(nbformat.v4.new_code_cell("def helper_i_wrote():\n    return 'not graded'", id="scratch-2"))
     markdown = [c for c in kept if c.cell_type == "markdown"]
     if markdown:
         kept.append(copy.deepcopy(markdown[0]))
@@ -80,8 +80,8 @@ def split_cell_of(function):
             if cell.cell_type == "code" and f"def {function}(" in cell.source:
                 lines = cell.source.split("\n")
                 cut = len(lines) // 2
-                first = nbformat.v4.new_code_cell("\n".join(lines[:cut]))
-                second = nbformat.v4.new_code_cell("\n".join(lines[cut:]))
+                first = nbformat.v4.new_code_cell("\n".join(lines[:cut]), id="split-1")
+                second = nbformat.v4.new_code_cell("\n".join(lines[cut:]), id="split-2")
                 nb.cells[i : i + 1] = [first, second]
                 return
     split.__name__ = f"split_cell_of_{function}"

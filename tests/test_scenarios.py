@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.assignment import Catalog
-from grader.grade import grade_notebook
+from grader.grading import grade_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import notebook_with_region, tiny_reference_body
 from grader.assignment import Catalog
-from grader.grade import grade_notebook
+from grader.grading import grade_notebook
 from grader.harness import decode
 from grader.regions import placeholder_for
 from grader.release import release
