@@ -14,7 +14,7 @@ from nbformat import NotebookNode
 
 from .assignment import Catalog, Expected
 from .build import RUNNABLE, FunctionBuild
-from .compare import compare
+from .compare import Verdict, compare
 from .pipeline import Run, observed_output, run_checks
 from .reader import ReadError, read_notebook
 from .results import check_result, function_result, notebook_result, failed_result
@@ -107,39 +107,26 @@ def judge(assignment: Assignment, check: Check, output: dict, expected: Expected
     )
 
 
-def _verdict(check: Check, expected: dict, got: dict):
-    """Compare the return value (named parts if the spec names them) and observed arguments."""
-    exp_ret, got_ret = expected["return"], got["return"]
-    if check.returns and isinstance(exp_ret, tuple) and len(exp_ret) == len(check.returns):
-        if isinstance(got_ret, (tuple, list)) and len(got_ret) == len(exp_ret):
-            exp_ret = dict(zip(check.returns, exp_ret))
-            got_ret = dict(zip(check.returns, got_ret))
-    whole_exp = {"return": exp_ret, **{f"{k} after the call": v for k, v in expected["observed"].items()}}
-    whole_got = {"return": got_ret, **{f"{k} after the call": v for k, v in got["observed"].items()}}
-    verdict = compare(whole_exp, whole_got, rtol=check.rtol, atol=check.atol)
-    return _without_root(verdict, check)
+def _verdict(check: Check, expected: dict, got: dict) -> Verdict:
+    """Compare each part on its own, so messages name it: `v['db2']`, `after the call, parameters`."""
+    parts = _named_parts(check, expected["return"], got["return"])
+    parts += [(f"after the call, {name}", value, got["observed"].get(name))
+              for name, value in expected["observed"].items()]
+    leaves, differences = 0, []
+    for path, exp, mine in parts:
+        verdict = compare(exp, mine, rtol=check.rtol, atol=check.atol, path=path)
+        leaves += verdict.leaves
+        differences += verdict.differences
+    return Verdict(leaves, tuple(differences))
 
 
-def _without_root(verdict, check: Check):
-    """Paths read `v['db2']`, not `['return']['v']['db2']`."""
-    from dataclasses import replace
-
-    from .compare import Verdict
-
-    def tidy(path: str) -> str:
-        if path.startswith("['return']"):
-            rest = path[len("['return']"):]
-            if check.returns and rest.startswith("['"):
-                key, _, tail = rest[2:].partition("']")
-                return key + tail
-            return ("result" + rest) if rest else "the result"
-        if path.startswith("['") and " after the call']" in path:
-            key, _, tail = path[2:].partition("']")
-            name = key.replace(" after the call", "")
-            return f"{name}{tail} (after the call)"
-        return path
-
-    return Verdict(verdict.leaves, tuple(replace(d, path=tidy(d.path)) for d in verdict.differences))
+def _named_parts(check: Check, expected, got) -> list[tuple]:
+    """The return value split into the parts the spec names (`returns`), when both sides have them."""
+    names = check.returns
+    if len(names) > 1 and isinstance(expected, tuple) and len(expected) == len(names):
+        if isinstance(got, (tuple, list)) and len(got) == len(names):
+            return list(zip(names, expected, got))
+    return [(names[0] if len(names) == 1 else "result", expected, got)]
 
 
 def _student_frames(frames: list[dict]) -> list[str]:
