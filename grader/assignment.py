@@ -89,6 +89,7 @@ class Catalog:
         self.cache_dir = cache_dir
         self._released: dict[str, tuple[dict[str, Expected], str]] = {}
         self._expected: dict[str, dict[str, Expected]] = {}
+        self._scaffolds: dict[str, NotebookNode] = {}
         specs = sorted(self.folder.glob("*.checks.py"))
         if specs:
             self.mode = "instructor"
@@ -118,8 +119,11 @@ class Catalog:
         return assignment_version(assignment)
 
     def scaffold(self, assignment: Assignment) -> NotebookNode:
+        """The notebook regions are spliced into; read once per catalog, so never edit it in place."""
         assert assignment.folder is not None
-        return read_notebook(assignment.folder / assignment.notebook)
+        if assignment.slug not in self._scaffolds:
+            self._scaffolds[assignment.slug] = read_notebook(assignment.folder / assignment.notebook)
+        return self._scaffolds[assignment.slug]
 
     def expected(self, assignment: Assignment) -> dict[str, Expected]:
         if assignment.slug in self._released:

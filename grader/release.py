@@ -7,6 +7,7 @@ twice gives byte-identical files.
 """
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -46,7 +47,7 @@ def strip_regions(source: str, functions: tuple[str, ...]) -> str:
 
 
 def _release_notebook(catalog: Catalog, assignment: Assignment, out: Path) -> Path:
-    nb = catalog.scaffold(assignment)
+    nb = copy.deepcopy(catalog.scaffold(assignment))
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = strip_regions(cell.source, assignment.functions)

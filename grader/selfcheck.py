@@ -7,12 +7,12 @@ same code the grader uses.
 from __future__ import annotations
 
 import inspect
-import time
 from pathlib import Path
 from typing import Any
 
 from .assignment import Catalog
 from .grading import judge
+from .harness import invoke
 from .pipeline import make_call
 from .results import check_result
 
@@ -76,15 +76,7 @@ def _run_one(assignment, spec, fn: Any, expected) -> dict:
     if not callable(fn):
         return check_result(spec, "not_attempted", 0.0, f"{spec.function} is not defined yet: run its cell first")
     call = make_call(assignment, spec)
-    started = time.perf_counter()
-    try:
-        if call.seed is not None:
-            import numpy as np
-
-            np.random.seed(call.seed)
-        value = fn(**call.kwargs)
-    except Exception as exc:
-        return check_result(spec, "error", 0.0, f"{type(exc).__name__}: {exc}")
-    output = {"status": "ok", "value": value, "seconds": time.perf_counter() - started,
-              "observed": {name: call.kwargs.get(name) for name in call.observe}}
+    output = invoke(fn, call.kwargs, call.seed, call.observe)
+    if output["status"] != "ok":
+        return check_result(spec, "error", 0.0, f"{output['ename']}: {output['evalue']}")
     return judge(assignment, spec, output, expected)
