@@ -57,6 +57,19 @@ def grade_notebook(
     )
 
 
+def grade_student(
+    notebooks: list[Path], catalog: Catalog, *, student: str, assignments: list[str | None] | None = None,
+    fallback: bool = True, kernel_name: str = "python3",
+) -> list[dict]:
+    """Grade all of one student's notebooks; one result per notebook, in the same order.
+
+    ``assignments`` optionally names each notebook's assignment (None: recognise it).
+    """
+    wanted = assignments or [None] * len(notebooks)
+    return [grade_notebook(Path(p), catalog, assignment=a, student=student, fallback=fallback,
+                           kernel_name=kernel_name) for p, a in zip(notebooks, wanted)]
+
+
 def _guess(catalog: Catalog, path: Path, wanted: str | None) -> Assignment | None:
     return catalog.get(wanted) if wanted else catalog.guess_from_name(path.name)
 
