@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Union
 
 # A builder is either a callable or "module:function" naming one in the assignment's files.
 Ref = Union[str, Callable[..., Any]]
+
+# A twin's name: its public check's name with this suffix (never a valid Python name, so
+# it cannot clash with a check name an instructor writes).
+TWIN_SUFFIX = "~twin"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,10 @@ class Check:
     hints: tuple[Hint, ...] = ()
     # Names for the parts of a tuple return value, used in messages: ("parameters", "v").
     returns: tuple[str, ...] = ()
+    # Public checks only: a builder of fresh inputs of the same shape, kept in the spec
+    # (never released). The check's points need this "twin" call to pass as well, so an
+    # answer hard-coded for the released inputs earns nothing.
+    twin: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if self.points <= 0:
@@ -56,6 +64,18 @@ class Check:
                 f"check {self.name}: a public check names its builder as 'module:function' "
                 "so that students can run it without the solutions"
             )
+        if self.twin is not None and (self.hidden or not callable(self.twin)):
+            raise ValueError(
+                f"check {self.name}: a twin belongs to a public check and is a function in the "
+                "spec itself, so that its inputs never reach students"
+            )
+
+    def twin_check(self) -> Check | None:
+        """The hidden call on the twin's inputs, compared like this check; None without a twin."""
+        if self.twin is None:
+            return None
+        return replace(self, name=self.name + TWIN_SUFFIX, inputs=self.twin, hidden=True, twin=None,
+                       hints=(), description=f"{self.name} on fresh inputs of the same shape")
 
 
 @dataclass(frozen=True)
@@ -75,7 +95,7 @@ class Assignment:
         total = sum(c.points for c in self.checks)
         if abs(total - self.points) > 1e-9:
             raise ValueError(f"{self.slug}: checks add up to {total} points, expected {self.points}")
-        names = [c.name for c in self.checks]
+        names = [c.name for c in self.runs]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.slug}: check names must be unique")
 
@@ -86,6 +106,14 @@ class Assignment:
 
     def checks_for(self, function: str) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if c.function == function)
+
+    @property
+    def runs(self) -> tuple[Check, ...]:
+        """Every call the kernel makes: each check, followed by its twin if it has one.
+
+        A twin runs right after its check, so a kernel that dies later costs it nothing.
+        """
+        return tuple(r for c in self.checks for r in (c, c.twin_check()) if r is not None)
 
     def resolve(self, ref: Ref) -> Callable[..., Any]:
         """Turn a builder reference into a callable, importing from ``files`` if needed."""
