@@ -29,7 +29,7 @@ def run_checks(
     fallback: bool = True, kernel_name: str = "python3", cell_timeout: float | None = None,
 ) -> Run:
     built = build(assignment, scaffold, submission, fallback=fallback)
-    runnable = [c for c in assignment.checks if built.functions[c.function].status in RUNNABLE]
+    runnable = [c for c in assignment.runs if built.functions[c.function].status in RUNNABLE]
     calls = {c.name: make_call(assignment, c) for c in runnable}
     assert assignment.folder is not None
     files = [assignment.folder / name for name in assignment.files]
