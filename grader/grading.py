@@ -45,7 +45,7 @@ def grade_notebook(
     expected = catalog.expected(chosen)
     run = run_checks(chosen, catalog.scaffold(chosen), nb, fallback=fallback, kernel_name=kernel_name)
     functions = [
-        function_result(fb, [_grade_check(chosen, c, fb, run, expected[c.name]) for c in chosen.checks_for(fb.name)])
+        function_result(fb, [_grade_check(chosen, c, fb, run, expected) for c in chosen.checks_for(fb.name)])
         for fb in run.build.functions.values()
     ]
     notes = list(run.build.notes)
@@ -86,7 +86,9 @@ def _choose(catalog: Catalog, nb: NotebookNode, wanted: str | None) -> tuple[Ass
     return chosen, ""
 
 
-def _grade_check(assignment: Assignment, check: Check, fb: FunctionBuild, run: Run, expected: Expected) -> dict:
+def _grade_check(
+    assignment: Assignment, check: Check, fb: FunctionBuild, run: Run, expected: dict[str, Expected],
+) -> dict:
     if fb.status not in RUNNABLE:
         return check_result(check, SKIPPED_STATUS[fb.status], 0.0, fb.message)
     output = run.execution.outputs.get(check.name, {})
@@ -102,7 +104,29 @@ def _grade_check(assignment: Assignment, check: Check, fb: FunctionBuild, run: R
         return check_result(check, "timeout" if status == "timeout" else "error", 0.0, message,
                             traceback=_student_frames(output.get("traceback", [])),
                             seconds=output.get("seconds"))
-    return judge(assignment, check, output, expected)
+    result = judge(assignment, check, output, expected[check.name])
+    twin = check.twin_check()
+    if twin is not None and result["status"] == "passed":
+        failure = _twin_failure(assignment, twin, run, expected[twin.name])
+        if failure:
+            result.update(status="failed", points=0.0,
+                          message=f"passes only on the released inputs; the output looks hard-coded ({failure})")
+    return result
+
+
+def _twin_failure(assignment: Assignment, twin: Check, run: Run, expected: Expected) -> str:
+    """Why the twin call (fresh inputs of the same shape) did not pass; empty when it did.
+
+    The twin's expected values stay unsaid: they must not become public through reports.
+    """
+    output = run.execution.outputs.get(twin.name, {})
+    if output.get("status") == "timeout":
+        return "on fresh inputs of the same shape it did not finish in time"
+    if output.get("status") != "ok":
+        return f"on fresh inputs of the same shape it raised {output.get('ename', 'an error')}"
+    if judge(assignment, twin, output, expected)["status"] != "passed":
+        return "on fresh inputs of the same shape it returns a different answer from the reference"
+    return ""
 
 
 def judge(assignment: Assignment, check: Check, output: dict, expected: Expected) -> dict:
