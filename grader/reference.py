@@ -34,7 +34,7 @@ def reference_outputs(
     if run.execution.kernel_error:
         problems.append(run.execution.kernel_error)
     stored: dict[str, dict] = {}
-    for check in assignment.checks:
+    for check in assignment.runs:  # twins included: they are compared like checks
         output = run.execution.outputs.get(check.name, {})
         if output.get("status") != "ok":
             problems.append(f"{check.name}: {output.get('ename')}: {output.get('evalue')}")
