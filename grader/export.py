@@ -1,0 +1,378 @@
+"""Grades back to the LMS: Canvas and Moodle gradebook CSV, a plain CSV and JSON Lines.
+
+Every exporter takes the class as ``ClassRecord``s (a student with their latest result
+per assignment) and returns the file's text plus warnings about rows an LMS will not be
+able to match; nothing here grades or changes a result. ``docs/lms-export.md`` shows
+how each file is imported.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .records import ClassRecord, Student
+from .results import SCHEMA
+
+MISSING_CHOICES = ("blank", "zero")
+CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+CANVAS_POINTS_POSSIBLE = "    Points Possible"  # Canvas's own export spells it with four leading spaces
+# Moodle identifier choice -> (column title, Student field)
+MOODLE_IDENTIFIERS = {"email": ("Email address", "email"), "username": ("Username", "username"),
+                      "idnumber": ("ID number", "sis_id")}
+FAILED_CHECKS_SHOWN = 8  # Moodle feedback stays short: name this many failed checks, count the rest
+
+
+@dataclass(frozen=True)
+class Column:
+    """One assignment as the exports show it."""
+
+    slug: str
+    title: str
+    max_score: float
+
+
+@dataclass
+class Export:
+    text: str
+    rows: int  # students written
+    warnings: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # students the file could not hold
+
+
+# --- shared pieces -------------------------------------------------------------------------
+
+def number(value: float) -> str:
+    """A score as gradebooks read it: at most 4 decimals, no trailing zeros ('24.5', '30')."""
+    text = f"{round(float(value), 4):.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def assignment_columns(records: list[ClassRecord], wanted: list[str] | None = None) -> list[Column]:
+    """The assignments the results hold; ordered by title unless ``wanted`` names them."""
+    found: dict[str, Column] = {}
+    for record in records:
+        for slug, result in record.results.items():
+            info = result.get("assignment") or {}
+            max_score = info.get("max_score", result.get("max_score", 0)) or 0
+            found.setdefault(slug, Column(slug, info.get("title") or slug, float(max_score)))
+    if not wanted:
+        return sorted(found.values(), key=lambda c: (c.title.casefold(), c.slug))
+    unknown = [slug for slug in wanted if slug not in found]
+    if unknown:
+        raise ValueError(f"no results for assignment {unknown[0]!r}; the results hold: {', '.join(sorted(found))}")
+    return [found[slug] for slug in wanted]
+
+
+def _sorted(records: list[ClassRecord]) -> list[ClassRecord]:
+    return sorted(records, key=lambda r: (r.student.display_name.casefold(), r.student.key))
+
+
+def _score_cell(record: ClassRecord, column: Column, missing: str) -> str:
+    result = record.results.get(column.slug)
+    if result is None:  # no submission: blank leaves the LMS's cell alone, zero records a zero
+        return "0" if missing == "zero" else ""
+    return number(result.get("score", 0.0))
+
+
+def _csv_text(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, quoting=csv.QUOTE_MINIMAL).writerows(rows)
+    return buffer.getvalue()
+
+
+# --- Canvas --------------------------------------------------------------------------------
+
+def canvas_header(column: Column, canvas_ids: dict[str, str]) -> str:
+    """'Initialization (1234)'; without an id Canvas treats the column as a new assignment."""
+    assignment_id = canvas_ids.get(column.slug)
+    return f"{column.title} ({assignment_id})" if assignment_id else column.title
+
+
+def canvas_csv(records: list[ClassRecord], columns: list[Column], *, canvas_ids: dict[str, str] | None = None,
+               points_possible: bool = True, missing: str = "blank") -> Export:
+    canvas_ids = canvas_ids or {}
+    rows = [[*CANVAS_IDENTITY, *(canvas_header(c, canvas_ids) for c in columns)]]
+    if points_possible:
+        rows.append([CANVAS_POINTS_POSSIBLE, "", "", "", "", *(number(c.max_score) for c in columns)])
+    unmatched = []
+    for record in _sorted(records):
+        s = record.student
+        if not (s.lms_id or s.sis_id or s.sis_login):
+            unmatched.append(s.display_name)
+        rows.append([s.display_name, s.lms_id, s.sis_id, s.sis_login, s.section,
+                     *(_score_cell(record, c, missing) for c in columns)])
+    export = Export(_csv_text(rows), len(records))
+    if unmatched:
+        export.warnings.append(
+            f"{len(unmatched)} students have no Canvas ID, SIS User ID or SIS Login ID, so Canvas can match "
+            f"them only by hand on its import page: {_names(unmatched)}")
+    without_id = [c.slug for c in columns if c.slug not in canvas_ids]
+    if without_id:
+        export.warnings.append(
+            f"no --canvas-id for {', '.join(without_id)}: Canvas will create a new assignment for each such column")
+    return export
+
+
+# --- Moodle --------------------------------------------------------------------------------
+
+def moodle_csv(records: list[ClassRecord], columns: list[Column], *, identifier: str = "email",
+               feedback: str = "combined", missing: str = "blank") -> Export:
+    """Identifier, full name, one grade column per assignment, then feedback.
+
+    ``feedback`` is ``combined`` (one column for every assignment) or ``per-assignment``
+    (one column after each grade column, to map to that grade item's feedback).
+    """
+    if identifier not in MOODLE_IDENTIFIERS:
+        raise ValueError(f"unknown Moodle identifier {identifier!r}; choose one of {', '.join(MOODLE_IDENTIFIERS)}")
+    title, attribute = MOODLE_IDENTIFIERS[identifier]
+    header = [title, "Full name"]
+    for c in columns:
+        header.append(c.title)
+        if feedback == "per-assignment":
+            header.append(f"Feedback: {c.title}")
+    if feedback == "combined":
+        header.append("Feedback")
+    rows, left_out = [header], []
+    for record in _sorted(records):
+        key = getattr(record.student, attribute)
+        if not key:
+            left_out.append(record.student.display_name)
+            continue
+        row = [key, record.student.display_name]
+        for c in columns:
+            row.append(_score_cell(record, c, missing))
+            if feedback == "per-assignment":
+                row.append(assignment_feedback(record.results.get(c.slug), c))
+        if feedback == "combined":
+            row.append("; ".join(assignment_feedback(record.results.get(c.slug), c) for c in columns))
+        rows.append(row)
+    export = Export(_csv_text(rows), len(rows) - 1, left_out=left_out)
+    if left_out:
+        export.warnings.append(f"{len(left_out)} students have no {title.lower()} and were left out: {_names(left_out)}")
+    return export
+
+
+def assignment_feedback(result: dict | None, column: Column) -> str:
+    """One line: 'Initialization 27/30, failed: he_deep, zeros_shape'."""
+    if result is None:
+        return f"{column.title}: no submission"
+    text = f"{column.title} {number(result.get('score', 0.0))}/{number(column.max_score)}"
+    if result.get("status", "graded") != "graded":
+        return f"{text}, not graded: {result.get('message', '')}"
+    failed = [c["name"] for f in result.get("functions", []) for c in f["checks"] if c["status"] != "passed"]
+    if failed:
+        shown = ", ".join(failed[:FAILED_CHECKS_SHOWN])
+        more = len(failed) - FAILED_CHECKS_SHOWN
+        text += f", failed: {shown}" + (f" and {more} more" if more > 0 else "")
+    return text
+
+
+# --- plain CSV and JSON Lines ----------------------------------------------------------------
+
+IDENTITY_FIELDS = tuple(f.name for f in fields(Student))
+
+
+def plain_csv(records: list[ClassRecord], columns: list[Column], *, missing: str = "blank") -> Export:
+    """One row per student: every identity field, each assignment's score, total and maximum."""
+    rows = [[*IDENTITY_FIELDS, *(c.slug for c in columns), "total", "max_total"]]
+    max_total = number(sum(c.max_score for c in columns))
+    for record in _sorted(records):
+        total = sum(record.results[c.slug].get("score", 0.0) for c in columns if c.slug in record.results)
+        rows.append([*(getattr(record.student, f) for f in IDENTITY_FIELDS),
+                     *(_score_cell(record, c, missing) for c in columns), number(total), max_total])
+    return Export(_csv_text(rows), len(records))
+
+
+def jsonl(records: list[ClassRecord], columns: list[Column]) -> Export:
+    """One JSON object per student, each assignment with every check (fields in docs/lms-export.md)."""
+    lines = []
+    for record in _sorted(records):
+        assignments = [_assignment_entry(record.results.get(c.slug), c) for c in columns]
+        lines.append(json.dumps({
+            "student": asdict(record.student),
+            "total": sum(a["score"] or 0.0 for a in assignments),
+            "max_total": sum(c.max_score for c in columns),
+            "assignments": assignments,
+        }, ensure_ascii=False, default=str))
+    return Export("".join(line + "\n" for line in lines), len(records))
+
+
+def _assignment_entry(result: dict | None, column: Column) -> dict:
+    entry = {"slug": column.slug, "title": column.title, "max_score": column.max_score}
+    if result is None:
+        return {**entry, "status": "no_submission", "message": "", "score": None, "source": None, "checks": []}
+    checks = [{"function": f["name"], "name": c["name"], "hidden": c["hidden"], "status": c["status"],
+               "points": c["points"], "max_points": c["max_points"], "message": c["message"], "hint": c.get("hint")}
+              for f in result.get("functions", []) for c in f["checks"]]
+    return {**entry, "status": result.get("status", "graded"), "message": result.get("message", ""),
+            "score": result.get("score", 0.0), "source": (result.get("source") or {}).get("path"), "checks": checks}
+
+
+def _names(names: list[str], shown: int = 5) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+# --- where the class comes from ----------------------------------------------------------------
+
+def records_from_results(folder: Path) -> tuple[list[ClassRecord], list[str]]:
+    """Class records from the per-student result files ``grader grade --out`` writes.
+
+    A student with several results for one assignment keeps the most recently written.
+    Returns the records and warnings about files left out.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no results folder {folder}")
+    latest: dict[tuple[str, str], tuple[float, dict]] = {}
+    warnings = []
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            warnings.append(f"{path}: not readable as JSON, left out")
+            continue
+        if not isinstance(result, dict) or result.get("schema") != SCHEMA:
+            continue  # some other JSON file, not a grading result
+        slug = (result.get("assignment") or {}).get("slug")
+        if result.get("mode") == "student":
+            warnings.append(f"{path}: a student's self-check (public checks only), left out")
+        elif not slug:
+            warnings.append(f"{path}: not recognised as any assignment ({result.get('message', '')}), left out")
+        else:
+            key = (str(result.get("student", path.parent.name)), slug)
+            written = path.stat().st_mtime
+            if key not in latest or written >= latest[key][0]:
+                latest[key] = (written, result)
+    by_student: dict[str, ClassRecord] = {}
+    for (student, slug), (_, result) in sorted(latest.items()):
+        record = by_student.setdefault(student, ClassRecord(Student(key=student, name=student)))
+        record.results[slug] = result
+    return list(by_student.values()), warnings
+
+
+def records_from_gradebook(path: Path) -> list[ClassRecord]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no gradebook at {path}: grade first (grader grade ... --out {path.parent}), "
+            "or pass --gradebook PATH or --results DIR")
+    try:
+        from .gradebook import Gradebook
+    except ImportError:
+        raise ValueError("this installation cannot read gradebooks yet; pass --results DIR "
+                         "(the folder grader grade --out wrote)") from None
+    return Gradebook(path).class_records()
+
+
+# --- command line ------------------------------------------------------------------------------
+
+FORMATS = {
+    "canvas": "Canvas gradebook import CSV",
+    "moodle": "Moodle grade import CSV",
+    "csv": "plain CSV: one row per student",
+    "jsonl": "JSON Lines: one object per student with every check",
+}
+
+
+def add_parser(sub) -> None:
+    """``grader export FORMAT``: registered by cli.py."""
+    export = sub.add_parser("export", help="grades for Canvas, Moodle, CSV or JSON Lines")
+    formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    for name, help_text in FORMATS.items():
+        p = formats.add_parser(name, help=help_text, description=help_text)
+        source = p.add_mutually_exclusive_group()
+        source.add_argument("--gradebook", default="reports/gradebook.sqlite",
+                            help="the gradebook grader grade wrote (default: reports/gradebook.sqlite)")
+        source.add_argument("--results", metavar="DIR", help="read the result JSON files under DIR instead")
+        p.add_argument("--out", default="-", help="file to write (default: standard output)")
+        p.add_argument("--assignments", metavar="SLUG,...",
+                       help="which assignments, in this order (default: all, by title)")
+        if name != "jsonl":
+            p.add_argument("--missing", choices=MISSING_CHOICES, default="blank",
+                           help="cell of an assignment a student did not submit (default: blank)")
+        if name == "canvas":
+            p.add_argument("--canvas-id", action="append", default=[], metavar="SLUG=ID",
+                           help="Canvas assignment id of an assignment (repeat per assignment)")
+            p.add_argument("--no-points-possible", action="store_true", help="leave out the Points Possible row")
+        if name == "moodle":
+            p.add_argument("--identifier", choices=tuple(MOODLE_IDENTIFIERS), default="email",
+                           help="column Moodle matches students by (default: email)")
+            p.add_argument("--feedback", choices=("combined", "per-assignment"), default="combined",
+                           help="one feedback column, or one per assignment (default: combined)")
+        p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors and warnings")
+        p.set_defaults(run=cmd_export)
+
+
+def parse_canvas_ids(pairs: list[str]) -> dict[str, str]:
+    ids = {}
+    for pair in pairs:
+        slug, sep, assignment_id = pair.partition("=")
+        if not sep or not slug.strip():
+            raise ValueError(f"--canvas-id {pair!r}: write it as SLUG=ID, e.g. initialization=1234")
+        if not assignment_id.strip().isdigit():
+            raise ValueError(f"--canvas-id {pair!r}: a Canvas assignment id is a number (the last part of "
+                             "the assignment's address in Canvas)")
+        ids[slug.strip()] = assignment_id.strip()
+    return ids
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+
+    if args.results:
+        records, warnings = records_from_results(Path(args.results))
+        where = args.results
+    else:
+        records, warnings = records_from_gradebook(Path(args.gradebook)), []
+        where = args.gradebook
+    if not records:
+        print(f"error: no graded submissions in {where}", file=sys.stderr)
+        return EXIT_USAGE
+    wanted = [s.strip() for s in args.assignments.split(",") if s.strip()] if args.assignments else None
+    columns = assignment_columns(records, wanted)
+    missing = getattr(args, "missing", "blank")
+    if args.format == "canvas":
+        ids = parse_canvas_ids(args.canvas_id)
+        unknown = sorted(set(ids) - {c.slug for c in columns})
+        if unknown:
+            raise ValueError(f"--canvas-id names {unknown[0]!r}, which is not among the exported assignments: "
+                             f"{', '.join(c.slug for c in columns)}")
+        export = canvas_csv(records, columns, canvas_ids=ids, points_possible=not args.no_points_possible,
+                            missing=missing)
+    elif args.format == "moodle":
+        export = moodle_csv(records, columns, identifier=args.identifier, feedback=args.feedback, missing=missing)
+        if not export.rows:
+            print(f"error: no student's {MOODLE_IDENTIFIERS[args.identifier][0].lower()} is known; "
+                  "choose another --identifier", file=sys.stderr)
+            return EXIT_USAGE
+    elif args.format == "csv":
+        export = plain_csv(records, columns, missing=missing)
+    else:
+        export = jsonl(records, columns)
+    _write(export.text, args.out)
+    for warning in warnings + export.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.out != "-" and not args.quiet:
+        print(f"{export.rows} students, {len(columns)} assignments → {args.out}")
+    return EXIT_SOME_FAILED if export.left_out else EXIT_OK
+
+
+def _write(text: str, out: str) -> None:
+    if out == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:  # csv already wrote \r\n line ends
+        handle.write(text)
+    tmp.replace(path)
