@@ -152,6 +152,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--solutions", default="solutions")
     r.add_argument("--out", default="assignments")
     r.set_defaults(run=cmd_release)
+
+    from . import export, gradescope
+    export.add_parser(sub)
+    gradescope.add_parser(sub)
     return p
 
 
