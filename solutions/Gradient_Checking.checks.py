@@ -58,6 +58,27 @@ def _other_network_case():
     return _network_case(_helpers._buggy_backward_n, seed=7, m=5, Y=np.array([[0, 1, 1, 0, 1]]))
 
 
+# ------------------------------------------------------------------ twins
+# Fresh inputs of the same shape and type as each public case, known only here:
+# a public check earns its points only if its twin passes too.
+
+def _forward_twin():
+    return {"x": -3, "theta": 7}
+
+
+def _backward_twin():
+    return {"x": -3, "theta": 7}
+
+
+def _gradient_check_twin():
+    return {"x": 3, "theta": -5}
+
+
+def _gradient_check_n_twin():
+    """Another draw of the 4-5-3-1 network, three examples, other labels, the given backward pass."""
+    return _network_case(_helpers._buggy_backward_n, seed=11, Y=np.array([0, 1, 1]))
+
+
 # ------------------------------------------------------- mistake variants
 # Each takes a check's inputs and returns what the mistaken function would.
 
@@ -180,7 +201,7 @@ ASSIGNMENT = Assignment(
     checks=(
         # forward_propagation: 4 points
         Check("forward_x2_theta4", "forward_propagation", points=2,
-              inputs="gradcheck_helpers:forward_case", **EXACT,
+              inputs="gradcheck_helpers:forward_case", twin=_forward_twin, **EXACT,
               description="the cost of the linear model on the public example (J = 8)."),
         Check("forward_negative_theta", "forward_propagation", points=1, hidden=True,
               inputs=lambda: {"x": 3, "theta": -1.5}, **EXACT,
@@ -191,7 +212,7 @@ ASSIGNMENT = Assignment(
 
         # backward_propagation: 5 points
         Check("backward_x2_theta4", "backward_propagation", points=2,
-              inputs="gradcheck_helpers:backward_case", **EXACT,
+              inputs="gradcheck_helpers:backward_case", twin=_backward_twin, **EXACT,
               description="the derivative on the public example (dtheta = 2); returning theta instead.",
               hints=(DTHETA_IS_THETA,)),
         Check("backward_negative_theta", "backward_propagation", points=1, hidden=True,
@@ -209,7 +230,7 @@ ASSIGNMENT = Assignment(
 
         # gradient_check: 9 points
         Check("gradient_check_x2_theta4", "gradient_check", points=4,
-              inputs="gradcheck_helpers:gradient_check_case", **ONE_D_DIFFERENCE,
+              inputs="gradcheck_helpers:gradient_check_case", twin=_gradient_check_twin, **ONE_D_DIFFERENCE,
               description="Two-sided difference and relative distance on the public example "
                           "(2.919335883291695e-10); dividing by epsilon only; an absolute distance.",
               hints=(OVER_EPSILON, ABSOLUTE)),
@@ -224,7 +245,8 @@ ASSIGNMENT = Assignment(
 
         # gradient_check_n: 12 points
         Check("gradient_check_n_given_backprop", "gradient_check_n", points=5,
-              inputs="gradcheck_helpers:gradient_check_n_case", **N_D_DIFFERENCE,
+              inputs="gradcheck_helpers:gradient_check_n_case", twin=_gradient_check_n_twin,
+              **N_D_DIFFERENCE,
               observe=("parameters",),
               description="The public network with the given buggy gradients (about 0.2850931568); "
                           "dividing by epsilon only, an absolute distance, thetaplus/thetaminus "

@@ -38,6 +38,23 @@ def _uneven_fans():
     return {"layers_dims": [8, 2, 6, 1]}
 
 
+# ------------------------------------------------------------------ twins
+# Each public case has a twin known only here: another two-layer network. A public
+# check earns its points only if its twin passes too, so outputs copied from the
+# released expected values earn nothing.
+
+def _zeros_twin():
+    return {"layers_dims": [2, 5, 3]}
+
+
+def _random_twin():
+    return {"layers_dims": [4, 2, 3]}
+
+
+def _he_twin():
+    return {"layers_dims": [3, 5, 2]}
+
+
 # ------------------------------------------------------- mistake variants
 # Each takes a check's inputs and returns what the mistaken function would.
 
@@ -142,7 +159,7 @@ ASSIGNMENT = Assignment(
     checks=(
         # initialize_parameters_zeros: 10 points
         Check("zeros_3_2_1", "initialize_parameters_zeros", points=4,
-              inputs="nn_test_cases:zeros_case", **EXACT,
+              inputs="nn_test_cases:zeros_case", twin=_zeros_twin, **EXACT,
               description="Keys W1, b1, W2, b2 with the shapes (2, 3), (2, 1), (1, 2), (1, 1), all zero; "
                           "a transposed W or a flat b.",
               hints=ZEROS_HINTS),
@@ -158,7 +175,7 @@ ASSIGNMENT = Assignment(
 
         # initialize_parameters_random: 10 points
         Check("random_3_2_1", "initialize_parameters_random", points=4,
-              inputs="nn_test_cases:random_case", **DRAWN,
+              inputs="nn_test_cases:random_case", twin=_random_twin, **DRAWN,
               description="randn * 10 weights in layer order after the given seed, zero biases "
                           "(W1[0, 0] = 17.88628473); random biases, a forgotten * 10, swapped shapes.",
               hints=RANDOM_HINTS),
@@ -174,7 +191,7 @@ ASSIGNMENT = Assignment(
 
         # initialize_parameters_he: 10 points
         Check("he_2_4_1", "initialize_parameters_he", points=4,
-              inputs="nn_test_cases:he_case", **DRAWN,
+              inputs="nn_test_cases:he_case", twin=_he_twin, **DRAWN,
               description="He scale sqrt(2 / fan-in) on the public example (W1[0, 0] = 1.78862847); "
                           "Xavier sqrt(1 / n), the fan-out instead of the fan-in, random biases, "
                           "swapped shapes.",

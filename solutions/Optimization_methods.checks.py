@@ -19,10 +19,14 @@ agrees to a few ulps; rtol 1e-7 leaves a wide margin for that while the
 mistakes below move some entry by far more.
 """
 import math
+from pathlib import Path
 
 import numpy as np
 
-from grader.spec import Assignment, Check, Hint
+from grader.spec import Assignment, Check, Hint, load_module
+
+# The same module object the grader resolves "nn_test_cases:..." builders to.
+_cases = load_module(Path(__file__).resolve().parent / "nn_test_cases.py")
 
 
 # ------------------------------------------------------------ hidden inputs
@@ -109,6 +113,36 @@ def _batches_exact_multiple():
 def _batches_smaller_than_one():
     """m = 10 < 16: no full batch, a single partial one."""
     return _batches_case(9, 4, 10, 16, "float")
+
+
+# ------------------------------------------------------------------ twins
+# Each public case has a twin known only here: the same call on fresh numbers. A public
+# check earns its points only if its twin passes too, so outputs copied from the
+# released expected values earn nothing.
+
+def _redrawn(value, rng):
+    """``value`` with fresh numbers in the same shapes: float arrays redrawn from a normal,
+    bool arrays from coin flips. All-zero arrays (initial velocities and averages) and
+    scalars (learning rate, t, batch size) stay as they are."""
+    if isinstance(value, dict):
+        return {key: _redrawn(item, rng) for key, item in value.items()}
+    if isinstance(value, np.ndarray) and value.dtype == bool:
+        return rng.uniform(size=value.shape) < 0.5
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.any():
+        return rng.standard_normal(value.shape)
+    return value
+
+
+def _twin_of(case, seed):
+    def twin():
+        return _redrawn(case(), np.random.default_rng(seed))
+    twin.__name__ = f"{case.__name__}_twin"
+    return twin
+
+
+def _two_layers_other_shapes():
+    """For the initialisers, whose output depends on shapes only: W1 (2, 4), W2 (3, 2)."""
+    return {"parameters": _random_layers(np.random.default_rng(201), [4, 2, 3])}
 
 
 # ------------------------------------------------------- mistake variants
@@ -306,7 +340,7 @@ ASSIGNMENT = Assignment(
     checks=(
         # update_parameters_with_gd: 6 points
         Check("gd_two_layers", "update_parameters_with_gd", points=3,
-              inputs="nn_test_cases:gd_case", **UPDATE,
+              inputs="nn_test_cases:gd_case", twin=_twin_of(_cases.gd_case, 202), **UPDATE,
               description="One step W - alpha * dW, b - alpha * db on the public example; "
                           "a step uphill.",
               hints=GD_HINTS),
@@ -318,7 +352,8 @@ ASSIGNMENT = Assignment(
 
         # random_mini_batches: 9 points
         Check("mini_batches_148_by_64", "random_mini_batches", points=3,
-              inputs="nn_test_cases:mini_batches_case", **EXACT,
+              inputs="nn_test_cases:mini_batches_case", twin=_twin_of(_cases.mini_batches_case, 203),
+              **EXACT,
               project="nn_test_cases:mini_batches_summary",
               description="The public example (12288 x 148, batches of 64) seen through a summary: "
                           "batch shapes 64, 64, 20, the sanity values, each batch's first column and "
@@ -344,7 +379,7 @@ ASSIGNMENT = Assignment(
 
         # initialize_velocity: 4 points
         Check("velocity_two_layers", "initialize_velocity", points=2,
-              inputs="nn_test_cases:velocity_case", **EXACT,
+              inputs="nn_test_cases:velocity_case", twin=_two_layers_other_shapes, **EXACT,
               description="Zeros keyed dW1, db1, dW2, db2 with the parameters' shapes; keys named "
                           "like the parameters.",
               hints=VELOCITY_HINTS),
@@ -355,7 +390,8 @@ ASSIGNMENT = Assignment(
 
         # update_parameters_with_momentum: 7 points
         Check("momentum_two_layers", "update_parameters_with_momentum", points=3,
-              inputs="nn_test_cases:momentum_case", returns=("parameters", "v"), **UPDATE,
+              inputs="nn_test_cases:momentum_case", twin=_twin_of(_cases.momentum_case, 204),
+              returns=("parameters", "v"), **UPDATE,
               description="The public example from a zero velocity (beta 0.9); the (1 - beta) "
                           "factor left out, parameters moved along the gradient instead of v.",
               hints=MOMENTUM_HINTS),
@@ -368,7 +404,8 @@ ASSIGNMENT = Assignment(
 
         # initialize_adam: 4 points
         Check("adam_init_two_layers", "initialize_adam", points=2,
-              inputs="nn_test_cases:adam_init_case", returns=("v", "s"), **EXACT,
+              inputs="nn_test_cases:adam_init_case", twin=_two_layers_other_shapes,
+              returns=("v", "s"), **EXACT,
               description="Two dicts of zeros keyed dW1 ... db2 with the parameters' shapes.",
               hints=ADAM_INIT_HINTS),
         Check("adam_init_four_layers", "initialize_adam", points=2, hidden=True,
@@ -378,7 +415,8 @@ ASSIGNMENT = Assignment(
 
         # update_parameters_with_adam: 10 points
         Check("adam_two_layers_t2", "update_parameters_with_adam", points=4,
-              inputs="nn_test_cases:adam_case", returns=("parameters", "v", "s"), **UPDATE,
+              inputs="nn_test_cases:adam_case", twin=_twin_of(_cases.adam_case, 205),
+              returns=("parameters", "v", "s"), **UPDATE,
               description="The public example (t = 2, zero averages, default hyperparameters); "
                           "beta1 in the correction of s, no bias correction, epsilon inside the "
                           "root (W2[2, 1] = -1.09245036 instead of -1.09244991).",

@@ -81,6 +81,22 @@ def test_no_hidden_check_reaches_students(released):
 
 
 @pytest.mark.kernel
+def test_no_twin_reaches_students(released):
+    """Twins (fresh inputs for each public check) stay in solutions/: no name, builder or output."""
+    first, _ = released
+    texts = "".join(p.read_text(encoding="utf-8", errors="replace") for p in first.rglob("*") if p.is_file())
+    catalog = Catalog(SOLUTIONS)
+    twins = [c.twin_check() for a in catalog.assignments for c in a.checks if c.twin is not None]
+    assert twins, "the public checks should have twins"
+    assert not [t.name for t in twins if t.name in texts]
+    assert not [t.inputs.__name__ for t in twins if t.inputs.__name__ in texts]
+    released_data = Catalog(first)  # student mode: rebuilt from the released files alone
+    for assignment in released_data.assignments:
+        assert all(c.twin is None for c in assignment.checks)
+        assert not [r.name for r in assignment.runs if r.name not in {c.name for c in assignment.checks}]
+
+
+@pytest.mark.kernel
 def test_released_notebooks_have_placeholders_and_no_outputs(released):
     first, _ = released
     catalog = Catalog(SOLUTIONS)
