@@ -1,14 +1,18 @@
-"""Run a built notebook with nbclient: the definitions, then one cell per check.
+"""Run built notebooks in one contained kernel per student, driven by nbclient.
 
-The kernel receives inputs in a file and writes each check's output to a file of
-its own (``harness.py``); a cell that times out or a kernel that dies costs only
-the checks that had not written their output yet.
+A *job* is one notebook's worth of work: the definition cells, then every check.
+All of a student's jobs run in one kernel, one nbclient cell per job; inside the
+kernel the harness (``harness.py``) times each check on its own and writes what it
+returned to a file. If the kernel dies or a job overruns, a fresh kernel carries on
+after the check that was running; the check is marked as a crash or a timeout.
+Only the checks still waiting when a notebook's time budget runs out are lost.
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -17,12 +21,14 @@ from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from .harness import check_call_source, decode, encode, kernel_setup_source, read_npz, write_npz
+from .containment import Limits, kernel_uid
+from .harness import decode, encode, kernel_setup_source, read_npz, run_job_source, write_npz
 
 TIMEOUT_ENAME = "GraderTimeout"
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+STARTUP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -35,11 +41,158 @@ class Call:
 
 
 @dataclass
+class Job:
+    """One notebook for the kernel: cells to define, checks to call."""
+
+    cells: list[str]
+    calls: list[Call]
+    files: list[Path]
+    defines: dict[int, list[str]] = field(default_factory=dict)  # cell index -> functions it defines
+    inputs: Path | None = None  # a ready inputs file for these calls (shared, read-only)
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
 class Execution:
     outputs: dict[str, dict] = field(default_factory=dict)  # check -> decoded harness output
     cell_errors: dict[int, dict] = field(default_factory=dict)  # definition cell -> error
     kernel_error: str = ""
     seconds: float = 0.0
+    containment: dict = field(default_factory=dict)
+    restarts: int = 0
+    output_chars: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Options:
+    """How kernels are started: contained and forked by default."""
+
+    hidden: list[str] = field(default_factory=list)  # folders no kernel may see
+    fork: bool = True
+    contain: bool = True
+
+
+def write_inputs(calls: list[Call], path: Path) -> Path:
+    arrays: list = []
+    skeleton = {c.check: {"function": c.function, "kwargs": encode(c.kwargs, arrays),
+                          "seed": c.seed, "observe": list(c.observe)} for c in calls}
+    write_npz(str(path), skeleton, arrays)
+    return path
+
+
+def execute_jobs(jobs: list[Job], options: Options | None = None) -> list[Execution]:
+    """All of one student's notebooks, in one kernel (restarted only when needed)."""
+    options = options or Options()
+    workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
+    try:
+        dirs = [_prepare(job, workdir / f"job{i}") for i, job in enumerate(jobs)]
+        results = [Execution() for _ in jobs]
+        asyncio.run(_run(jobs, dirs, results, workdir, options))
+        for job, job_dir, result in zip(jobs, dirs, results):
+            _collect_job(job, job_dir, result)
+        return results
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _prepare(job: Job, job_dir: Path) -> Path:
+    (job_dir / "out").mkdir(parents=True)
+    for path in job.files:
+        shutil.copy2(path, job_dir / path.name)
+    if job.inputs is not None:
+        try:
+            os.link(job.inputs, job_dir / "inputs.npz")  # shared and read-only: no copy per student
+        except OSError:
+            shutil.copy2(job.inputs, job_dir / "inputs.npz")
+    else:
+        write_inputs(job.calls, job_dir / "inputs.npz")
+    spec = {"cells": job.cells, "defines": {str(k): v for k, v in job.defines.items()},
+            "checks": [c.check for c in job.calls], "check_seconds": job.limits.cell_seconds,
+            "output_chars": job.limits.output_bytes}
+    (job_dir / "job.json").write_text(json.dumps(spec), encoding="utf-8")
+    return job_dir
+
+
+class _Client(NotebookClient):
+    """nbclient with a ceiling on what a kernel may print into the grader's memory."""
+
+    output_budget = MAX_OUTPUT_BYTES
+
+    def output(self, outs, msg, display_id, cell_index):
+        self.output_budget -= len(json.dumps(msg.get("content", {})))
+        if self.output_budget < 0:
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], workdir: Path, options: Options) -> None:
+    from .kernels import Sandbox, kernel_manager
+
+    limits = jobs[0].limits if jobs else Limits()
+    pending = list(range(len(jobs)))
+    stopped_by: dict[int, str | None] = {i: None for i in pending}
+    spent = {i: 0.0 for i in pending}
+    hidden = [h for h in options.hidden if h]
+    while pending:
+        sandbox = Sandbox(workdir, limits.updated(contain=options.contain and limits.contain), hidden,
+                          uid=kernel_uid(), fork=options.fork)
+        km = kernel_manager(sandbox)
+        cells = [kernel_setup_source()] + [run_job_source(str(d)) for d in dirs]
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in cells])
+        client = _Client(nb, km=km, timeout=STARTUP_SECONDS, allow_errors=True, record_timing=False,
+                         startup_timeout=STARTUP_SECONDS)
+        try:
+            try:
+                async with client.async_setup_kernel():
+                    for i in pending:
+                        results[i].containment = km.containment.to_dict()
+                    await client.async_execute_cell(nb.cells[0], 0)
+                    while pending:
+                        i = pending[0]
+                        budget = jobs[i].limits.submission_seconds - spent[i]
+                        if budget <= 0:
+                            results[i].kernel_error = (f"stopped after {jobs[i].limits.submission_seconds:g} s "
+                                                       "(the time limit for a whole notebook)")
+                            pending.pop(0)
+                            continue
+                        cell = nbformat.v4.new_code_cell(run_job_source(str(dirs[i]), stopped_by[i]))
+                        client.timeout = budget
+                        started = time.perf_counter()
+                        try:
+                            await client.async_execute_cell(cell, i + 1)
+                        finally:
+                            spent[i] += time.perf_counter() - started
+                            results[i].seconds += time.perf_counter() - started
+                        error = _cell_error(cell)
+                        if error and not (dirs[i] / "out" / "done.json").exists():
+                            results[i].kernel_error = f"the grader's harness failed: {error['ename']}: {error['evalue']}"
+                        pending.pop(0)
+            finally:
+                await _stop(km)
+        except CellTimeoutError:
+            stopped_by[pending[0]] = "timeout"
+            results[pending[0]].restarts += 1
+        except DeadKernelError:
+            stopped_by[pending[0]] = "died"
+            results[pending[0]].restarts += 1
+        except Exception as exc:  # the kernel never started, or nbclient failed: say so, lose nothing
+            reason = f"the kernel failed: {type(exc).__name__}: {exc}"
+            for i in pending:
+                results[i].kernel_error = reason
+            return
+
+
+async def _stop(km) -> None:
+    try:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+    except Exception:  # already gone
+        pass
+    try:
+        await km._async_cleanup_resources()
+    except Exception:
+        pass
 
 
 def _cell_error(cell) -> dict | None:
@@ -49,82 +202,44 @@ def _cell_error(cell) -> dict | None:
     return None
 
 
-def kernel_environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["MPLBACKEND"] = "Agg"  # no display; plots in given code must not fail
-    env["PYTHONHASHSEED"] = "0"
-    return env
-
-
-def execute(
-    cells: list[str], calls: list[Call], files: list[Path], *,
-    cell_timeout: float, kernel_name: str = "python3",
-) -> Execution:
-    started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
-    try:
-        for path in files:
-            shutil.copy2(path, workdir / path.name)
-        out_dir = workdir / "out"
-        out_dir.mkdir()
-        inputs_path = workdir / "inputs.npz"
-        arrays: list = []
-        skeleton = {
-            c.check: {"function": c.function, "kwargs": encode(c.kwargs, arrays),
-                      "seed": c.seed, "observe": list(c.observe)}
-            for c in calls
-        }
-        write_npz(str(inputs_path), skeleton, arrays)
-
-        sources = [kernel_setup_source(str(inputs_path), str(out_dir)), *cells]
-        sources += [check_call_source(c.check) for c in calls]
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
-        nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": kernel_name, "language": "python"}
-        result = Execution()
-        client = NotebookClient(
-            nb, timeout=cell_timeout, kernel_name=kernel_name, allow_errors=True,
-            interrupt_on_timeout=True, record_timing=False, shutdown_kernel="immediate",
-            error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": f"no answer within {cell_timeout:g} s",
-                              "traceback": []},
-            resources={"metadata": {"path": str(workdir)}},
-        )
+def _collect_job(job: Job, job_dir: Path, result: Execution) -> None:
+    out = job_dir / "out"
+    for path in out.glob("cell-*.json"):
         try:
-            # The kernel's own stderr is noise for a grader's user (transport warnings).
-            client.execute(env=kernel_environment(), stderr=subprocess.DEVNULL)
-        except DeadKernelError:
-            result.kernel_error = "the kernel died (a crash, os._exit or a kill)"
-        except Exception as exc:  # nbclient and jupyter_client raise many kinds
-            result.kernel_error = f"the kernel failed: {type(exc).__name__}: {exc}"
-
-        first_check_cell = 1 + len(cells)
-        for index in range(1, first_check_cell):
-            error = _cell_error(nb.cells[index])
-            if error:
-                result.cell_errors[index - 1] = error
-        for offset, call in enumerate(calls):
-            result.outputs[call.check] = _collect(out_dir / f"{call.check}.npz", nb.cells[first_check_cell + offset])
-        result.seconds = time.perf_counter() - started
-        return result
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+            result.cell_errors[int(path.stem.split("-")[1])] = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            pass
+    try:
+        result.output_chars = json.loads((out / "done.json").read_text()).get("output_chars", 0)
+    except (ValueError, OSError):
+        pass
+    if result.output_chars > job.limits.output_bytes:
+        result.notes.append(f"the notebook printed {result.output_chars:,} characters; "
+                            f"only the first {job.limits.output_bytes:,} were kept")
+    if result.restarts:
+        result.notes.append(f"the kernel was restarted {result.restarts} time(s) after a crash or timeout")
+    for call in job.calls:
+        result.outputs[call.check] = _collect(out / f"{call.check}.npz", result)
 
 
-def _collect(path: Path, cell) -> dict:
-    """The harness's output for one check, or what became of the cell instead."""
+def _collect(path: Path, result: Execution) -> dict:
+    """The harness's output for one check, or what became of it instead."""
     if path.exists():
         if path.stat().st_size > MAX_OUTPUT_BYTES:
             return {"status": "error", "ename": "OutputTooLarge",
                     "evalue": f"the function returned more than {MAX_OUTPUT_BYTES // 2**20} MB", "traceback": []}
         try:
             skeleton, arrays = read_npz(str(path))
-            return decode(skeleton, arrays)
+            output = decode(skeleton, arrays)
+            if not isinstance(output, dict) or output.get("status") not in ("ok", "error", "timeout"):
+                raise ValueError("not a harness output")
+            return output
         except Exception as exc:  # written by student-controlled code: trust nothing
             return {"status": "error", "ename": "UnreadableOutput",
                     "evalue": f"the result could not be read back ({type(exc).__name__})", "traceback": []}
-    error = _cell_error(cell)
-    if error and error["ename"] == TIMEOUT_ENAME:
-        return {"status": "timeout", "ename": TIMEOUT_ENAME, "evalue": error["evalue"], "traceback": []}
-    if error:
-        return {"status": "error", **error, "traceback": []}
-    return {"status": "error", "ename": "NoResult", "evalue": "the check did not run (the kernel stopped earlier)",
+    if path.with_suffix(".started").exists():
+        return {"status": "error", "ename": "NoResult", "evalue": "the check started but never finished "
+                "(the notebook's time limit ran out)", "traceback": []}
+    return {"status": "error", "ename": "NoResult",
+            "evalue": "the check did not run (" + (result.kernel_error or "the kernel stopped earlier") + ")",
             "traceback": []}

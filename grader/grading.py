@@ -7,7 +7,9 @@ side) raises.
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from nbformat import NotebookNode
@@ -15,7 +17,8 @@ from nbformat import NotebookNode
 from .assignment import Catalog, Expected
 from .build import RUNNABLE, FunctionBuild
 from .compare import Verdict, compare
-from .pipeline import Run, observed_output, run_checks
+from .execute import Options
+from .pipeline import Plan, Run, observed_output, plan, run_plans
 from .reader import ReadError, read_notebook
 from .results import check_result, function_result, notebook_result, failed_result
 from .score import check_points
@@ -28,22 +31,58 @@ SKIPPED_STATUS = {"missing": "not_attempted", "not_attempted": "not_attempted",
 
 def grade_notebook(
     path: Path, catalog: Catalog, *, assignment: str | None = None, student: str | None = None,
-    fallback: bool = True, kernel_name: str = "python3",
+    fallback: bool = True, limits: dict | None = None, options: Options | None = None,
 ) -> dict:
-    started = time.perf_counter()
+    """Grade one notebook in a kernel of its own; always returns a result."""
     path = Path(path)
-    student = student or path.parent.name or path.stem
-    source = {"path": str(path), "sha256": _sha256(path)}
-    try:
-        nb = read_notebook(path)
-    except ReadError as exc:
-        return failed_result(catalog, student, source, "unreadable", str(exc), _guess(catalog, path, assignment))
+    return grade_student([path], catalog, student=student or path.parent.name or path.stem,
+                         assignments=[assignment], fallback=fallback, limits=limits, options=options)[0]
 
-    chosen, reason = _choose(catalog, nb, assignment)
-    if chosen is None:
-        return failed_result(catalog, student, source, "unrecognised", reason, _guess(catalog, path, assignment))
+
+def grade_student(
+    notebooks: list[Path], catalog: Catalog, *, student: str, assignments: list[str | None] | None = None,
+    fallback: bool = True, limits: dict | None = None, options: Options | None = None,
+) -> list[dict]:
+    """Grade all of one student's notebooks in one kernel; one result per notebook, in order.
+
+    ``assignments`` optionally names each notebook's assignment (None: recognise it);
+    ``limits`` overrides kernel limits (names as in ``containment.Limits``); ``options``
+    says how kernels start and which folders they must not see.
+    """
+    started = time.perf_counter()
+    wanted = assignments or [None] * len(notebooks)
+    results: list[dict | None] = []
+    plans: list[tuple[int, Plan, dict, Assignment]] = []
+    for path, name in zip(map(Path, notebooks), wanted):
+        source = {"path": str(path), "sha256": _sha256(path)}
+        try:
+            nb = read_notebook(path)
+        except ReadError as exc:
+            results.append(failed_result(catalog, student, source, "unreadable", str(exc), _guess(catalog, path, name)))
+            continue
+        chosen, reason = _choose(catalog, nb, name)
+        if chosen is None:
+            results.append(failed_result(catalog, student, source, "unrecognised", reason, _guess(catalog, path, name)))
+            continue
+        catalog.expected(chosen)  # the reference run, if not cached, before any student code
+        plans.append((len(results), plan(chosen, catalog.scaffold(chosen), nb, fallback=fallback, limits=limits),
+                      source, chosen))
+        results.append(None)
+    options = options or Options()
+    options = replace(options, hidden=default_hidden(catalog, notebooks, options.hidden))
+    runs = run_plans([p for _, p, _, _ in plans], options)
+    prepared = time.perf_counter() - started - sum(r.execution.seconds for r in runs)
+    for (index, _, source, chosen), run in zip(plans, runs):
+        results[index] = _notebook_result(catalog, chosen, student, source, run,
+                                          {"total": round(time.perf_counter() - started, 3),
+                                           "execute": round(run.execution.seconds, 3),
+                                           "overhead": round(prepared / max(1, len(runs)), 3)})
+    return [r for r in results if r is not None]
+
+
+def _notebook_result(catalog: Catalog, chosen: Assignment, student: str, source: dict, run: Run,
+                     timing: dict) -> dict:
     expected = catalog.expected(chosen)
-    run = run_checks(chosen, catalog.scaffold(chosen), nb, fallback=fallback, kernel_name=kernel_name)
     functions = [
         function_result(fb, [_grade_check(chosen, c, fb, run, expected) for c in chosen.checks_for(fb.name)])
         for fb in run.build.functions.values()
@@ -51,23 +90,29 @@ def grade_notebook(
     notes = list(run.build.notes)
     if run.execution.kernel_error:
         notes.append(run.execution.kernel_error)
-    return notebook_result(
-        catalog, chosen, student, source, functions, notes, run.build.flags,
-        {"total": round(time.perf_counter() - started, 3), "execute": round(run.execution.seconds, 3)},
-    )
+    notes += run.execution.notes
+    result = notebook_result(catalog, chosen, student, source, functions, notes, run.build.flags, timing)
+    result["containment"] = run.execution.containment
+    return result
 
 
-def grade_student(
-    notebooks: list[Path], catalog: Catalog, *, student: str, assignments: list[str | None] | None = None,
-    fallback: bool = True, kernel_name: str = "python3",
-) -> list[dict]:
-    """Grade all of one student's notebooks; one result per notebook, in the same order.
+def default_hidden(catalog: Catalog, notebooks: list[Path], extra: list[str]) -> list[str]:
+    """Folders a student's kernel must not see: the instructor's, the grader's, the submissions'.
 
-    ``assignments`` optionally names each notebook's assignment (None: recognise it).
+    Never a folder that holds the Python the kernel runs on.
     """
-    wanted = assignments or [None] * len(notebooks)
-    return [grade_notebook(Path(p), catalog, assignment=a, student=student, fallback=fallback,
-                           kernel_name=kernel_name) for p, a in zip(notebooks, wanted)]
+    import grader
+
+    wanted = [catalog.folder, Path(grader.__file__).parent, Path.home(), *[Path(p).parent for p in notebooks],
+              *map(Path, extra)]
+    keep = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.executable)]
+    hidden = []
+    for path in wanted:
+        real = Path(path).resolve()
+        if real == Path("/") or any(k == real or real in k.parents for k in keep):
+            continue
+        hidden.append(str(real))
+    return sorted(set(hidden))
 
 
 def _guess(catalog: Catalog, path: Path, wanted: str | None) -> Assignment | None:

@@ -117,24 +117,115 @@ def _frames(exc):
     return frames
 
 
+class CheckTimeout(KeyboardInterrupt):
+    """Raised in the kernel when one check runs past its time (a KeyboardInterrupt, so that
+    ``invoke`` reports it as a timeout)."""
+
+
+class _CappedStream:
+    """Printed text up to a budget shared by stdout and stderr; the rest is dropped."""
+
+    def __init__(self, stream, budget):
+        self.stream, self.budget = stream, budget
+
+    def write(self, text):
+        text = str(text)
+        left = self.budget[0]
+        if left > 0:
+            self.stream.write(text[:left])
+            if len(text) > left:
+                self.stream.write("\n[grader: printed output cut here]\n")
+        self.budget[0] = left - len(text)
+        return len(text)
+
+    def flush(self):
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 class KernelHarness:
-    """Calls one graded function per check and writes what it returned to ``out/``."""
+    """Runs one notebook's job inside the kernel: its cells, then every check in order.
 
-    def __init__(self, namespace, inputs_path, out_dir):
-        self.namespace = namespace
-        self.inputs_path = inputs_path
-        self.out_dir = out_dir
+    A job is a folder holding ``job.json`` (cells, which functions each cell defines,
+    the checks, the time per check), the inputs and the assignment's files. Each check
+    writes ``out/<check>.npz``; ``out/<check>.started`` marks the check that was running
+    if the kernel is stopped, so that a fresh kernel can carry on after it.
+    """
 
-    def call(self, check_name):
-        # np.load reads an array only when decode asks for it: a check loads its own inputs only.
-        with np.load(self.inputs_path, allow_pickle=False) as data:
-            spec = json.loads(str(data["skeleton"]))[check_name]
-            kwargs = decode(spec["kwargs"], data)  # a fresh copy for every call
-        function = self.namespace.get(spec["function"])
-        if not callable(function):
-            function = _undefined(spec["function"])
-        # A KeyboardInterrupt here is the grader's timeout; SystemExit and the like are errors.
-        out = invoke(function, kwargs, spec.get("seed"), spec.get("observe", []), catch=BaseException)
+    def __init__(self):
+        self.job_dirs = []
+
+    def run_job(self, job_dir, stopped_by=None):
+        import builtins
+        import linecache
+        import signal
+        import sys
+
+        with open(os.path.join(job_dir, "job.json"), encoding="utf-8") as fh:
+            job = json.load(fh)
+        out_dir = os.path.join(job_dir, "out")
+        self._enter(job_dir, sys)
+        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        graded = {}
+        budget = [job.get("output_chars", 1 << 20)]
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _CappedStream(sys.stdout, budget), _CappedStream(sys.stderr, budget)
+
+        def on_alarm(signum, frame):
+            raise CheckTimeout("no answer within %g s" % job["check_seconds"])
+
+        signal.signal(signal.SIGALRM, on_alarm)
+        try:
+            for index, source in enumerate(job["cells"]):
+                name = "<cell %d>" % index
+                linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+                signal.setitimer(signal.ITIMER_REAL, job["check_seconds"])
+                try:
+                    exec(compile(source, name, "exec"), namespace)
+                except BaseException as exc:  # a cell's error costs only the functions it defines
+                    _write_json(os.path.join(out_dir, "cell-%d.json" % index),
+                                {"ename": type(exc).__name__, "evalue": str(exc)[:1000]})
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                # Graded as defined here: a later redefinition elsewhere changes nothing.
+                for function in job["defines"].get(str(index), []):
+                    if callable(namespace.get(function)):
+                        graded[function] = namespace[function]
+            with np.load(os.path.join(job_dir, "inputs.npz"), allow_pickle=False) as data:
+                calls = json.loads(str(data["skeleton"]))
+                for check in job["checks"]:
+                    self._check(check, calls[check], data, graded, out_dir, job["check_seconds"], stopped_by)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdout, sys.stderr = saved
+        _write_json(os.path.join(out_dir, "done.json"), {"output_chars": job.get("output_chars", 0) - budget[0]})
+
+    def _check(self, check, spec, data, graded, out_dir, seconds, stopped_by):
+        import signal
+
+        out_path = os.path.join(out_dir, check + ".npz")
+        started = os.path.join(out_dir, check + ".started")
+        if os.path.exists(out_path):
+            return
+        if os.path.exists(started):  # the check that was running when the last kernel stopped
+            timed_out = stopped_by == "timeout"
+            write_npz(out_path, {"status": "timeout" if timed_out else "error",
+                                 "ename": "GraderTimeout" if timed_out else "KernelDied",
+                                 "evalue": "no answer within the time limit" if timed_out else
+                                 "the kernel died during this check (a crash, os._exit, a kill or a limit)",
+                                 "traceback": []}, [])
+            return
+        open(started, "w").close()
+        kwargs = decode(spec["kwargs"], data)  # a fresh copy for every call; only this check's arrays
+        function = graded.get(spec["function"]) or _undefined(spec["function"])
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            # SystemExit and the like are errors; CheckTimeout (a KeyboardInterrupt) a timeout.
+            out = invoke(function, kwargs, spec.get("seed"), spec.get("observe", []), catch=BaseException)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         out_arrays = []
         try:
             skeleton_out = encode(out, out_arrays)
@@ -142,7 +233,25 @@ class KernelHarness:
             skeleton_out = {"status": "error", "ename": type(exc).__name__,
                             "evalue": "the result could not be sent back: %s" % exc, "traceback": []}
             out_arrays = []
-        write_npz(os.path.join(self.out_dir, check_name + ".npz"), skeleton_out, out_arrays)
+        write_npz(out_path, skeleton_out, out_arrays)
+
+    def _enter(self, job_dir, sys):
+        """Work in the job's folder; forget modules imported from another job's folder."""
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None) or ""
+            if any(origin.startswith(d + os.sep) for d in self.job_dirs):
+                del sys.modules[name]
+        sys.path[:] = [p for p in sys.path if p not in self.job_dirs and p not in ("", ".")]
+        sys.path.insert(0, job_dir)
+        self.job_dirs.append(job_dir)
+        os.chdir(job_dir)
+
+
+def _write_json(path, data):
+    tmp = path + ".part"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
 
 
 def _undefined(name):
@@ -166,17 +275,17 @@ def invoke(function, kwargs, seed=None, observe=(), catch=Exception):
     return out
 
 
-def kernel_setup_source(inputs_path, out_dir):
-    """The first cell of every graded notebook: installs the harness as ``__grader__``."""
+def kernel_setup_source():
+    """The first cell of every kernel: installs the harness as ``__grader__``."""
     with open(__file__, encoding="utf-8") as fh:
         source = fh.read()
     return (
         "__grader_ns__ = {'__name__': '__grader_harness__'}\n"
         f"exec(compile({source!r}, {HARNESS_FILENAME!r}, 'exec'), __grader_ns__)\n"
-        f"__grader__ = __grader_ns__['KernelHarness'](globals(), {inputs_path!r}, {out_dir!r})\n"
+        "__grader__ = __grader_ns__['KernelHarness']()\n"
         "del __grader_ns__\n"
     )
 
 
-def check_call_source(check_name):
-    return f"__grader__.call({check_name!r})"
+def run_job_source(job_dir, stopped_by=None):
+    return f"__grader__.run_job({job_dir!r}, {stopped_by!r})"

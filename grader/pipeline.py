@@ -1,12 +1,17 @@
 """Build and run one notebook's checks: the part shared by grading and the reference run."""
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from nbformat import NotebookNode
 
 from .build import RUNNABLE, Build, build
-from .execute import Call, Execution, execute
+from .containment import Limits
+from .execute import Call, Execution, Job, Options, execute_jobs, write_inputs
 from .spec import Assignment, Check
 
 
@@ -17,6 +22,16 @@ class Run:
     calls: dict[str, Call]
 
 
+@dataclass
+class Plan:
+    """One notebook ready for the kernel: what was built, and the job that runs it."""
+
+    assignment: Assignment
+    build: Build
+    calls: dict[str, Call]
+    job: Job
+
+
 def make_call(assignment: Assignment, check: Check) -> Call:
     kwargs = assignment.resolve(check.inputs)()
     if not isinstance(kwargs, dict):
@@ -24,20 +39,57 @@ def make_call(assignment: Assignment, check: Check) -> Call:
     return Call(check.name, check.function, kwargs, check.seed, check.observe)
 
 
+# Inputs are the same for every student: built and written once per assignment and process.
+_inputs: dict[int, tuple[Assignment, dict[str, Call], Path]] = {}
+_inputs_dir: list[Path] = []
+
+
+def _calls_and_inputs(assignment: Assignment) -> tuple[dict[str, Call], Path]:
+    cached = _inputs.get(id(assignment))
+    if cached is None or cached[0] is not assignment:
+        calls = {c.name: make_call(assignment, c) for c in assignment.runs}
+        if not _inputs_dir:
+            _inputs_dir.append(Path(tempfile.mkdtemp(prefix="grader-inputs-")))
+            atexit.register(shutil.rmtree, _inputs_dir[0], True)
+        path = write_inputs(list(calls.values()), _inputs_dir[0] / f"{assignment.slug}-{len(_inputs)}.npz")
+        path.chmod(0o444)
+        cached = _inputs[id(assignment)] = (assignment, calls, path)
+    return cached[1], cached[2]
+
+
+def assignment_limits(assignment: Assignment, overrides: dict | None = None) -> Limits:
+    """Defaults, then the assignment's own limits, then the command line's."""
+    limits = Limits().updated(cell_seconds=assignment.cell_timeout, **dict(assignment.limits))
+    return limits.updated(**(overrides or {}))
+
+
+def plan(assignment: Assignment, scaffold: NotebookNode, submission: NotebookNode, *,
+         fallback: bool = True, limits: dict | None = None) -> Plan:
+    built = build(assignment, scaffold, submission, fallback=fallback)
+    all_calls, inputs = _calls_and_inputs(assignment)
+    calls = {c.name: all_calls[c.name] for c in assignment.runs
+             if built.functions[c.function].status in RUNNABLE}
+    assert assignment.folder is not None
+    defines: dict[int, list[str]] = {}
+    for fb in built.functions.values():
+        if fb.status in RUNNABLE:
+            defines.setdefault(fb.cell, []).append(fb.name)
+    job = Job(built.cells, list(calls.values()), [assignment.folder / name for name in assignment.files],
+              defines=defines, inputs=inputs, limits=assignment_limits(assignment, limits))
+    return Plan(assignment, built, calls, job)
+
+
+def run_plans(plans: list[Plan], options: Options | None = None) -> list[Run]:
+    """All plans (one student's notebooks) in one kernel."""
+    executions = execute_jobs([p.job for p in plans], options) if plans else []
+    return [Run(p.build, e, p.calls) for p, e in zip(plans, executions)]
+
+
 def run_checks(
     assignment: Assignment, scaffold: NotebookNode, submission: NotebookNode, *,
-    fallback: bool = True, kernel_name: str = "python3", cell_timeout: float | None = None,
+    fallback: bool = True, limits: dict | None = None, options: Options | None = None,
 ) -> Run:
-    built = build(assignment, scaffold, submission, fallback=fallback)
-    runnable = [c for c in assignment.runs if built.functions[c.function].status in RUNNABLE]
-    calls = {c.name: make_call(assignment, c) for c in runnable}
-    assert assignment.folder is not None
-    files = [assignment.folder / name for name in assignment.files]
-    execution = execute(
-        built.cells, list(calls.values()), files,
-        cell_timeout=cell_timeout or assignment.cell_timeout, kernel_name=kernel_name,
-    )
-    return Run(built, execution, calls)
+    return run_plans([plan(assignment, scaffold, submission, fallback=fallback, limits=limits)], options)[0]
 
 
 def observed_output(assignment: Assignment, check: Check, output: dict) -> dict:

@@ -88,6 +88,8 @@ class Assignment:
     files: tuple[str, ...] = ()
     cell_timeout: float = 30.0
     folder: Path | None = field(default=None, compare=False)
+    # Kernel limits for this assignment (names as in containment.Limits), over the defaults.
+    limits: tuple[tuple[str, Any], ...] = ()
     # The assignment's worth when hidden checks are left out (student mode); else ``points``.
     full_points: float | None = None
 

@@ -1,0 +1,262 @@
+"""What a student's kernel may do: limits, environment, and (on Linux) namespaces.
+
+``contain()`` runs in the kernel's own process after it is forked or spawned and
+before any student code: it applies the resource limits, hides the grader's files
+behind empty mounts, cuts the network, and drops to an unprivileged user. Each
+step that the operating system refuses is recorded, not fatal: the result of every
+submission says which protections were active (``Containment.active``).
+
+What each step needs:
+
+* resource limits (``setrlimit``): any POSIX system; the process limit binds only
+  a non-root user, hence the switch of user;
+* a user of its own (``setuid``): the grader running as root (as in CI);
+* private mounts and no network (``unshare``): Linux, as root or with
+  unprivileged user namespaces.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+
+# Linux clone flags and mount flags (linux/sched.h, linux/mount.h).
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
+
+# Where a student may write: private, size-limited, gone when the kernel ends.
+PRIVATE_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+# Kernel uids are this plus the grading worker's pid: unique among running kernels.
+UID_BASE = 100_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-kernel limits; every field can be set per assignment and from the CLI."""
+
+    cell_seconds: float = 30.0  # one check (or one definition cell)
+    submission_seconds: float = 120.0  # everything of one notebook
+    cpu_seconds: int = 300  # CPU time of one kernel process
+    memory_bytes: int = 4 * GiB  # address space of the kernel
+    processes: int = 256  # processes and threads of the kernel's user
+    file_bytes: int = 256 * MiB  # largest file the kernel may write
+    output_bytes: int = 1 * MiB  # printed text kept per notebook
+    network: bool = False
+    contain: bool = True  # False: no namespaces, no user switch (limits still apply)
+
+    def updated(self, **changes) -> "Limits":
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown limit(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Containment:
+    """What one kernel got: protections that took effect, and why others did not."""
+
+    active: list[str] = field(default_factory=list)
+    inactive: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"active": list(self.active), "inactive": dict(self.inactive)}
+
+
+def kernel_environment(workdir: str) -> dict[str, str]:
+    """A scrubbed environment: nothing of the grader's (credentials, paths) gets through."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": workdir,
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",  # no display; plots in given code must not fail
+        "MPLCONFIGDIR": os.path.join(workdir, ".config", "matplotlib"),
+        "IPYTHONDIR": os.path.join(workdir, ".ipython"),
+        "JUPYTER_RUNTIME_DIR": os.path.join(workdir, ".jupyter"),
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # One thread per BLAS: kernels already run one per core.
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    }
+
+
+def kernel_uid(worker_pid: int | None = None) -> int:
+    return UID_BASE + (worker_pid or os.getpid())
+
+
+def contain(limits: Limits, workdir: str, hidden: list[str], uid: int | None) -> Containment:
+    """Apply everything to the calling process; call it in the kernel's process only."""
+    done = Containment()
+    _resource_limits(limits, done)
+    if limits.contain and sys.platform.startswith("linux"):
+        _namespaces(limits, workdir, hidden, done)
+    elif limits.contain:
+        for name in ("private mounts", "hidden grader files", "no network"):
+            done.inactive[name] = f"needs Linux namespaces ({sys.platform})"
+    if limits.contain:
+        _switch_user(uid, workdir, done)
+    os.environ.clear()
+    os.environ.update(kernel_environment(workdir))
+    done.active.append("scrubbed environment")
+    os.chdir(workdir)
+    return done
+
+
+def _resource_limits(limits: Limits, done: Containment) -> None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        done.inactive["resource limits"] = "no setrlimit on this system"
+        return
+    wanted = [
+        ("memory", "RLIMIT_AS", limits.memory_bytes),
+        ("CPU time", "RLIMIT_CPU", int(limits.cpu_seconds)),
+        ("processes", "RLIMIT_NPROC", limits.processes),
+        ("file size", "RLIMIT_FSIZE", limits.file_bytes),
+        ("core dumps", "RLIMIT_CORE", 0),
+    ]
+    for label, name, value in wanted:
+        which = getattr(resource, name, None)
+        if which is None:
+            done.inactive[f"{label} limit"] = f"{name} does not exist here"
+            continue
+        try:
+            resource.setrlimit(which, (value, value))
+            done.active.append(f"{label} limit")
+        except (ValueError, OSError) as exc:
+            done.inactive[f"{label} limit"] = str(exc)
+
+
+def _libc():
+    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = (lambda s: s.encode() if s is not None else None)
+    if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _namespaces(limits: Limits, workdir: str, hidden: list[str], done: Containment) -> None:
+    libc = _libc()
+    flags = CLONE_NEWNS | (0 if limits.network else CLONE_NEWNET)
+    as_root = os.geteuid() == 0
+    if not as_root:
+        flags |= CLONE_NEWUSER
+        uid, gid = os.geteuid(), os.getegid()
+    if libc.unshare(flags) != 0:
+        reason = os.strerror(ctypes.get_errno())
+        for name in ("private mounts", "hidden grader files", "no network"):
+            done.inactive[name] = f"unshare refused: {reason}"
+        return
+    if not as_root:  # map ourselves to root inside the namespace, so that mounts are allowed
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+    if not limits.network:
+        done.active.append("no network")
+    try:
+        _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks out
+        _make_reachable(libc, [sys.prefix, sys.base_prefix])
+        for path in sorted(set(hidden)):
+            if os.path.isdir(path) and not _under(path, PRIVATE_SCRATCH):
+                _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+        done.active.append("hidden grader files")
+        # Fresh scratch space; the working directory (itself under /tmp) is bound back in.
+        keep = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
+        size = f"size={max(limits.file_bytes, 16 * MiB)},mode=1777"
+        for path in PRIVATE_SCRATCH:
+            if os.path.isdir(path):
+                _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
+        if _under(workdir, PRIVATE_SCRATCH):
+            os.makedirs(workdir, exist_ok=True)
+            _mount(libc, f"/proc/self/fd/{keep}", workdir, None, MS_BIND)
+        os.close(keep)
+        done.active.append("private mounts")
+    except OSError as exc:
+        done.inactive.setdefault("hidden grader files", str(exc))
+        done.inactive.setdefault("private mounts", str(exc))
+
+
+def _make_reachable(libc, keep: list[str]) -> None:
+    """Let another user reach the Python the kernel runs on, and nothing next to it.
+
+    Python often lives under a folder only root may enter (``/root/.pyenv``): that folder
+    is covered with an empty one in which only the Python installation is bound back.
+    """
+    import stat
+
+    by_blocker: dict[str, list[str]] = {}
+    for path in sorted({os.path.realpath(p) for p in keep}):
+        parts = Path(path).parts
+        for depth in range(2, len(parts) + 1):
+            folder = os.path.join(*parts[:depth])
+            if not os.stat(folder).st_mode & stat.S_IXOTH:
+                by_blocker.setdefault(folder, []).append(path)
+                break
+    for blocker, paths in by_blocker.items():
+        fds = [(os.open(p, os.O_PATH | os.O_DIRECTORY), p) for p in paths]
+        _mount(libc, "tmpfs", blocker, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        for fd, path in fds:
+            os.makedirs(path, exist_ok=True)
+            _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
+
+
+def _switch_user(uid: int | None, workdir: str, done: Containment) -> None:
+    if os.geteuid() != 0:
+        done.inactive["own user"] = "the grader does not run as root; the kernel keeps its user"
+        return
+    if uid is None:
+        done.inactive["own user"] = "no uid given"
+        return
+    try:
+        for root, dirs, files in os.walk(workdir):
+            for name in dirs + files:
+                os.lchown(os.path.join(root, name), uid, uid)
+        os.chown(workdir, uid, uid)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        done.active.append("own user")
+    except OSError as exc:
+        done.inactive["own user"] = str(exc)
+
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    real = os.path.realpath(path)
+    return any(real == r or real.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def kill_user_processes(uid: int) -> None:
+    """Kill every process of ``uid`` (a student's strays, a fork bomb): root only."""
+    if os.geteuid() != 0 or not hasattr(os, "fork"):
+        return
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a throw-away child becomes the user, so kill(-1) reaches exactly its processes
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, 9)
+        except OSError:
+            pass
+        os._exit(0)
+    os.close(done_w)
+    os.read(done_r, 1)  # EOF when the child has exited (it may be reaped by the system)
+    os.close(done_r)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

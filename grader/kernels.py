@@ -1,0 +1,307 @@
+"""Start student kernels fast and contained, for nbclient to drive.
+
+Starting a Jupyter kernel the usual way costs about 0.6 s, nearly all of it Python
+importing ipykernel, IPython and NumPy. A *fork server* pays that once: a helper
+process imports them and then forks one child per kernel. The child applies the
+containment (``containment.contain``), starts ``IPKernelApp`` on the connection
+file nbclient wrote, and tells the server when its sockets are bound. Every
+student still gets a fresh process that no other student's code has touched.
+
+Where ``fork`` is unsafe or missing (not Linux), or with ``Sandbox(fork=False)``,
+the same child code runs in a spawned ``python -m grader.kernels launch`` instead.
+
+nbclient talks to these kernels through ``GraderKernelManager``, an ordinary
+``AsyncKernelManager`` whose provisioner launches through the server, over IPC
+sockets inside the kernel's working directory (so a kernel without network is
+still reachable).
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+import uuid
+from queue import Empty
+from typing import Any
+
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+from jupyter_client.utils import ensure_async
+
+from .containment import Containment, Limits, kill_user_processes
+
+READY = b"R"
+KERNEL_ARGS = ["--IPKernelApp.quiet=True", "--HistoryManager.enabled=False"]
+WARM_MODULES = ("numpy", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+                "ipykernel.debugger", "IPython.core.interactiveshell")
+SERVER_ENV = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+              "MKL_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "MPLBACKEND": "Agg"}
+
+
+@dataclass
+class Sandbox:
+    """Where and how one student's kernels run."""
+
+    workdir: Path
+    limits: Limits = field(default_factory=Limits)
+    hidden: list[str] = field(default_factory=list)  # folders the kernel must not see
+    uid: int | None = None
+    fork: bool = True
+
+    def request(self, connection_file: str) -> dict:
+        return {"connection_file": connection_file, "workdir": str(self.workdir), "hidden": self.hidden,
+                "uid": self.uid, "limits": self.limits.to_dict()}
+
+
+# --- the kernel's own process --------------------------------------------------------
+
+def kernel_main(request: dict, ready_fd: int) -> None:
+    """Contain this process, start the kernel, report on ``ready_fd``; never returns."""
+    from .containment import contain
+
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the server ignores it; students may wait()
+        os.setsid()  # a process group of its own, killed as one
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        limits = Limits(**request["limits"])
+        done = contain(limits, request["workdir"], request["hidden"], request["uid"])
+        sys.path[:] = [p for p in sys.path if p and not p.startswith(os.getcwd())]
+        from ipykernel.kernelapp import IPKernelApp
+
+        app = IPKernelApp.instance()
+        app.initialize(["-f", request["connection_file"], *KERNEL_ARGS])
+        os.write(ready_fd, json.dumps(done.to_dict()).encode() + b"\n" + READY)
+        os.close(ready_fd)
+        app.start()
+    except BaseException as exc:  # report why, then die: the grader turns it into a message
+        try:
+            os.write(ready_fd, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")
+        except OSError:
+            pass
+    os._exit(1)
+
+
+def _read_ready(fd: int, timeout: float) -> dict:
+    """What the kernel reported before it started serving (or why it never did)."""
+    import select
+
+    data, deadline = b"", time.monotonic() + timeout
+    while not data.endswith(READY):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return {"error": f"the kernel did not start within {timeout:g} s"}
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    line = data.rstrip(READY).strip().splitlines()
+    try:
+        report = json.loads(line[0]) if line else {}
+    except ValueError:
+        report = {}
+    if not data.endswith(READY):
+        report.setdefault("error", "the kernel exited while starting")
+    return report
+
+
+# --- the fork server ----------------------------------------------------------------
+
+def serve() -> None:
+    """Answer JSON requests on stdin, one per line: start a kernel, or kill a uid's processes."""
+    for name in WARM_MODULES:
+        __import__(name)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing but replies on the protocol stream
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("op") == "kill_uid":
+            kill_user_processes(request["uid"])
+            reply: dict[str, Any] = {"ok": True}
+        else:
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(read_fd)
+                kernel_main(request, write_fd)
+            os.close(write_fd)
+            reply = {"pid": pid, **_read_ready(read_fd, timeout=30)}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+class ForkServer:
+    """The client side of ``serve``: one server per grading process, started on first use."""
+
+    _lock = threading.Lock()
+    _instance: "ForkServer | None" = None
+
+    def __init__(self) -> None:
+        env = {**os.environ, **SERVER_ENV}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "grader.kernels", "serve"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1,
+        )
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the kernel fork server did not start")
+
+    @classmethod
+    def shared(cls) -> "ForkServer":
+        with cls._lock:
+            if cls._instance is None or cls._instance.process.poll() is not None:
+                cls._instance = cls()
+                atexit.register(cls._instance.close)
+            return cls._instance
+
+    def ask(self, request: dict) -> dict:
+        with self._lock:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the kernel fork server stopped")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def spawn_kernel(request: dict) -> dict:
+    """The same child as the server's, as a fresh interpreter (no fork)."""
+    read_fd, write_fd = os.pipe()
+    env = {**os.environ, **SERVER_ENV, "GRADER_READY_FD": str(write_fd)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grader.kernels", "launch", json.dumps(request)],
+        pass_fds=(write_fd,), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    os.close(write_fd)
+    return {"pid": process.pid, "process": process, **_read_ready(read_fd, timeout=60)}
+
+
+# --- what nbclient sees --------------------------------------------------------------
+
+class _Process:
+    """Enough of ``Popen`` for the provisioner, for a kernel that is not our child."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, popen: subprocess.Popen | None = None):
+        self.pid, self.popen = pid, popen
+
+    def poll(self) -> int | None:
+        if self.popen is not None:
+            return self.popen.poll()
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return -signal.SIGKILL
+        except PermissionError:
+            return None
+        return None
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("kernel", timeout)
+            time.sleep(0.005)
+        return code
+
+    def send_signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class SandboxProvisioner(LocalProvisioner):
+    """Launches through the fork server (or the spawned launcher), inside the manager's ``Sandbox``."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        km = self.parent
+        sandbox: Sandbox = km.sandbox
+        request = sandbox.request(km.connection_file)
+        reply = ForkServer.shared().ask(request) if sandbox.fork else spawn_kernel(request)
+        self.process = _Process(reply["pid"], reply.get("process"))
+        self.pid = self.pgid = reply["pid"]
+        self.cwd = str(sandbox.workdir)
+        km.containment = Containment(reply.get("active", []), reply.get("inactive", {}))
+        if "error" in reply:
+            await self.kill()
+            raise RuntimeError(reply["error"])
+        return self.connection_info
+
+    async def kill(self, restart: bool = False) -> None:
+        await super().kill(restart)
+        sandbox: Sandbox = self.parent.sandbox
+        if sandbox.uid is not None:  # whatever the student started, under their uid
+            if sandbox.fork:
+                ForkServer.shared().ask({"op": "kill_uid", "uid": sandbox.uid})
+            else:
+                kill_user_processes(sandbox.uid)
+
+    def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
+        return 0.5
+
+
+class QuickClient(AsyncKernelClient):
+    """Ready as soon as the kernel answers kernel_info. The kernel is known to be up when
+    it is launched, so the stock client's 0.2 s wait for stray IOPub messages buys nothing."""
+
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout or 60)
+        while True:
+            self.kernel_info()
+            try:
+                msg = await ensure_async(self.shell_channel.get_msg(timeout=1))
+                if msg["msg_type"] == "kernel_info_reply":
+                    self._handle_kernel_info_reply(msg)
+                    return
+            except Empty:
+                pass
+            if time.monotonic() > deadline or not await self._async_is_alive():
+                raise RuntimeError("the kernel did not answer")
+
+
+def kernel_manager(sandbox: Sandbox) -> AsyncKernelManager:
+    """An ``AsyncKernelManager`` that starts its kernel in ``sandbox``."""
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(sandbox.workdir / ".kernel"),
+                            client_class=f"{__name__}.QuickClient")
+    km.kernel_id = str(uuid.uuid4())
+    km.sandbox = sandbox
+    km.containment = Containment()
+    km.connection_file = str(sandbox.workdir / ".kernel.json")
+    km.provisioner = SandboxProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+    return km
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["serve"]:
+        serve()
+    elif argv[:1] == ["launch"]:
+        kernel_main(json.loads(argv[1]), int(os.environ["GRADER_READY_FD"]))
+    else:
+        raise SystemExit("usage: python -m grader.kernels serve | launch REQUEST")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
