@@ -35,8 +35,8 @@ def check_test(result: dict, function: dict, check: dict) -> dict:
         lines.append(check["message"])
     elif check["status"] != "passed":
         lines.append(check["status"].replace("_", " "))
-    lines += [f"  {d['path']}: {d['message']}" for d in check.get("details", [])[:DETAILS_SHOWN]
-              if d.get("message") and d["message"] != check["message"]]
+    details = [f"{d['path']}: {d['message']}" for d in check.get("details", [])[:DETAILS_SHOWN] if d.get("message")]
+    lines += [f"  {line}" for line in details if line not in check["message"]]  # the message often is the first
     if check.get("hint"):
         lines.append(f"Hint: {check['hint']}")
     lines += [ANSI_ESCAPE.sub("", line) for line in check.get("traceback", [])]

@@ -93,6 +93,17 @@ def test_test_output_says_what_failed_with_hint_and_plain_traceback():
     assert "\x1b[" not in momentum, "terminal colour codes are stripped"
 
 
+def test_a_detail_already_in_the_message_is_not_repeated():
+    result = fixture("full_marks")
+    check = result["functions"][0]["checks"][0]
+    check.update(status="failed", points=0.0, message="result: is nan, expected 5",
+                 details=[{"path": "result", "message": "is nan, expected 5"},
+                          {"path": "result['b1']", "message": "shape (1,), expected (2, 1)"}])
+    output = gradescope_results([result], [], [], 0)["tests"][0]["output"]
+    assert output.count("is nan, expected 5") == 1
+    assert "  result['b1']: shape (1,), expected (2, 1)" in output.splitlines()
+
+
 def test_an_ungraded_or_missing_notebook_stands_in_for_its_assignment():
     data = gradescope_results([fixture("unreadable")], [("Initialization", 30)], [], 0)
     assert_gradescope_results(data)
