@@ -2,7 +2,8 @@
 
 Exit codes: 0 done (for ``check``: every public check passes); 1 some submission
 could not be graded, or (``check``) some public check fails; 2 usage error;
-3 the assignment itself is broken (its solution fails its own checks).
+3 the assignment itself is broken (its solution fails its own checks); 130 (``grade``)
+interrupted by Ctrl-C or SIGTERM, finished students kept.
 """
 from __future__ import annotations
 
@@ -13,17 +14,6 @@ from collections import defaultdict
 from pathlib import Path
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_ASSIGNMENT = 0, 1, 2, 3
-
-
-def _notebooks(paths: list[str]) -> list[Path]:
-    found = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-        else:
-            found.append(path)
-    return found
 
 
 def _summary_line(result: dict) -> str:
@@ -47,26 +37,81 @@ def _write_reports(results: list[dict], out: Path) -> list[Path]:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from .assignment import Catalog
-    from .grading import grade_notebook
+    from .batch import EXIT_INTERRUPTED, Progress, Settings, format_summary, run_class
+    from .intake import collect
 
+    if args.workers is not None and args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.pattern and args.preset != "auto":
+        print(f"error: --pattern replaces the preset; leave out --preset {args.preset}", file=sys.stderr)
+        return EXIT_USAGE
     catalog = Catalog(Path(args.solutions))
     if catalog.mode != "instructor":
         print(f"error: {args.solutions} holds no check specifications (*.checks.py)", file=sys.stderr)
         return EXIT_USAGE
-    results = []
-    for path in _notebooks(args.paths):
-        result = grade_notebook(path, catalog, assignment=args.assignment, student=args.student,
-                                fallback=not args.no_fallback)
-        results.append(result)
-        if not args.json and not args.quiet:
-            print(_summary_line(result), flush=True)
-    reports = _write_reports(results, Path(args.out))
-    if args.json:
-        json.dump(results, sys.stdout, indent=1, default=str)
-        print()
-    elif not args.quiet:
-        print(f"{len(results)} notebooks graded; {len(reports)} reports under {args.out}/")
-    return EXIT_SOME_FAILED if any(r["status"] != "graded" for r in results) else EXIT_OK
+    if args.assignment:
+        catalog.get(args.assignment)  # an unknown one is a usage error before anything runs
+    out = Path(args.out)
+    intake = collect([Path(p) for p in args.paths], preset=args.preset, pattern=args.pattern,
+                     roster=Path(args.roster) if args.roster else None, extract_to=out / "_submissions",
+                     catalog=catalog, student=args.student, assignment=args.assignment)
+    if args.verbose:
+        print(_intake_listing(intake))
+    printer = _ResultPrinter(args.json, args.quiet, args.verbose)
+    settings = Settings(out=out, gradebook=Path(args.gradebook) if args.gradebook else out / "gradebook.sqlite",
+                        workers=args.workers, force=args.force, fallback=not args.no_fallback,
+                        options={k: v for k, v in vars(args).items() if k != "run"})
+    try:
+        summary = run_class(intake, catalog, settings, on_result=printer,
+                            progress=None if args.quiet else Progress())
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one was being handled
+        printer.close()
+        print("interrupted; students finished so far are in the gradebook", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    printer.close()
+    if not args.json and not args.quiet:
+        print(format_summary(summary, out=out, gradebook=settings.gradebook))
+    if summary.status == "interrupted":
+        print(f"interrupted: {summary.graded} notebooks graded in this run are kept in {settings.gradebook}; "
+              "run the same command again to grade the rest", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_SOME_FAILED if summary.failed or summary.unmatched_notebooks else EXIT_OK
+
+
+class _ResultPrinter:
+    """One line per notebook as students finish, or (``--json``) a JSON array written as it grows."""
+
+    def __init__(self, as_json: bool, quiet: bool, verbose: bool):
+        self.as_json, self.quiet, self.verbose = as_json, quiet, verbose
+        self.count = 0
+        if as_json:
+            sys.stdout.write("[")
+
+    def __call__(self, student, result: dict, fresh: bool) -> None:
+        if self.as_json:
+            sys.stdout.write(("," if self.count else "") + "\n" + json.dumps(result, indent=1, default=str))
+        elif not self.quiet and (fresh or self.verbose):
+            line = _summary_line({**result, "student": student.display_name})
+            print(line + ("" if fresh else "  (unchanged, not regraded)"))
+        sys.stdout.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        if self.as_json:
+            sys.stdout.write("\n]\n")
+            sys.stdout.flush()
+            self.as_json = False
+
+
+def _intake_listing(intake) -> str:
+    lines = [f"{source}: read as {preset}" for source, preset in intake.presets.items()]
+    for work in intake.students:
+        for old in work.superseded:
+            lines.append(f"superseded: {old.name} (a later attempt of {work.student.display_name} is graded)")
+    lines += [f"not matched: {u.path}: {u.reason}" for u in intake.unmatched]
+    lines += [f"on the roster, nothing handed in: {s.display_name}" for s in intake.not_submitted]
+    return "\n".join(lines)
 
 
 def _assignments_folder(notebook: Path, given: str | None) -> Path:
@@ -128,16 +173,31 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description="Grade Jupyter assignments by their marked regions.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("grade", help="instructors: every check, JSON and HTML per student")
-    g.add_argument("paths", nargs="+", help="notebooks, or folders searched for *.ipynb")
+    g = sub.add_parser("grade", help="instructors: every check, JSON and HTML per student, a gradebook",
+                       description="Grade folders, notebooks or LMS zip downloads. Exit codes: 0 every notebook "
+                                   "graded, 1 some could not be graded (or a notebook matched no student), "
+                                   "2 usage error, 3 an assignment's own solution fails its checks, "
+                                   "130 interrupted (finished students are kept).")
+    g.add_argument("paths", nargs="+", help="notebooks, folders searched for files, or .zip downloads")
     g.add_argument("--solutions", default="solutions", help="instructor folder (default: solutions)")
     g.add_argument("--out", default="reports", help="where results and reports go (default: reports)")
+    g.add_argument("--preset", choices=("auto", "canvas", "moodle", "folders"), default="auto",
+                   help="how file names tell the student (default: auto, recognised per source)")
+    g.add_argument("--pattern", help="regular expression with named groups student (required), id, "
+                                     "assignment, attempt, late; searched in each file's path in its source")
+    g.add_argument("--roster", help="CSV with columns among name,lms_id,sis_id,sis_login,section,email,username")
+    g.add_argument("--workers", type=int, help="students graded at once (default: the number of CPU cores)")
+    g.add_argument("--force", action="store_true", help="grade again even what the gradebook has graded")
+    g.add_argument("--gradebook", help="SQLite gradebook (default: OUT/gradebook.sqlite)")
     g.add_argument("--assignment", help="grade as this assignment instead of recognising it")
-    g.add_argument("--student", help="student name (default: the notebook's folder name)")
+    g.add_argument("--student", help="student name (default: from the file's name or folder)")
     g.add_argument("--no-fallback", action="store_true",
                    help="do not grade a whole definition when a function's markers were deleted")
-    g.add_argument("--json", action="store_true", help="print the results as JSON")
-    g.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    g.add_argument("--json", action="store_true", help="print the results as a JSON array")
+    loudness = g.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    loudness.add_argument("-v", "--verbose", action="store_true",
+                          help="also list unmatched files, older attempts and unchanged results")
     g.set_defaults(run=cmd_grade)
 
     c = sub.add_parser("check", help="students: public checks on one notebook, no solutions needed")

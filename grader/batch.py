@@ -1,0 +1,708 @@
+"""A class run: students graded by a pool of worker processes, streamed into the gradebook.
+
+The unit of work is one student (``grading.grade_student``). The parent process plans
+(which submissions changed since the gradebook last saw them), hands students to idle
+workers, and for each student that comes back writes the JSON results and the HTML
+report, then commits the student to the gradebook: files first, so a committed student
+always has its reports.
+
+Stopping: Ctrl-C (or SIGTERM) stops the workers and their kernels, keeps every student
+already committed and marks the run ``interrupted``. A worker whose parent disappears
+(``kill -9``) stops its kernels and exits by itself. A worker that dies while grading
+costs only its student, whose notebooks end as ``crashed`` results (graded again on the
+next run).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import signal
+import statistics
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .gradebook import Gradebook, Item
+from .intake import Intake, StudentWork
+from .records import Student
+
+EXIT_INTERRUPTED = 130
+FAILED_TO_READ = ("unreadable", "unrecognised")
+
+
+class BatchError(ValueError):
+    """A run that cannot start (one line, for the user)."""
+
+
+@dataclass
+class Summary:
+    """What a run did, for the terminal, ``summary.json`` and the gradebook's ``runs`` table."""
+
+    run_id: int = 0
+    status: str = "running"
+    students: int = 0
+    notebooks: int = 0
+    graded: int = 0          # graded in this run
+    unchanged: int = 0       # still valid from an earlier run, not graded again
+    failed_to_read: int = 0  # unreadable or not recognised (this run's view of every notebook)
+    crashed: int = 0
+    timed_out: int = 0       # graded, but some check hit the time limit
+    unmatched: int = 0
+    unmatched_notebooks: int = 0
+    superseded: int = 0
+    not_submitted: int = 0   # on the roster, nothing handed in
+    workers: int = 0
+    seconds: float = 0.0
+    average: float | None = None  # over the class's latest totals
+    max_total: float = 0.0
+    averages: dict = field(default_factory=dict)  # assignment title -> [average, max]
+    overview: str = ""
+
+    @property
+    def failed(self) -> int:
+        return self.failed_to_read + self.crashed
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "failed": self.failed}
+
+
+@dataclass
+class Settings:
+    out: Path
+    gradebook: Path
+    workers: int | None = None
+    force: bool = False
+    fallback: bool = True
+    options: dict = field(default_factory=dict)  # what the run was asked to do, as recorded
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def run_class(intake: Intake, catalog, settings: Settings, *,
+              on_result: Callable[[Student, dict, bool], None] | None = None,
+              progress: "Progress | None" = None) -> Summary:
+    """Grade every student of ``intake`` not already graded; see the module docstring.
+
+    ``on_result(student, result, fresh)`` is called for every current result (fresh: graded
+    now); ``progress`` shows how far the run is. Raises ``reference.ReferenceError`` when an
+    assignment's own solution fails its checks.
+    """
+    started = time.perf_counter()
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = Summary(students=len(intake.students), notebooks=intake.notebooks,
+                      unmatched=len(intake.unmatched), not_submitted=len(intake.not_submitted),
+                      superseded=sum(len(w.superseded) for w in intake.students),
+                      unmatched_notebooks=sum(u.path.lower().endswith(".ipynb") for u in intake.unmatched))
+    with run_lock(settings.gradebook), Gradebook(settings.gradebook) as book, _Interrupts() as interrupts:
+        summary.run_id = book.start_run(settings.options)
+        book.record_unmatched(summary.run_id, [(u.path, u.reason) for u in intake.unmatched])
+        writer = _Writer(book, summary, out, catalog, _quiet_progress(on_result, progress))
+        try:
+            plans = [_plan(work, book, catalog, settings) for work in intake.students]
+            todo = [p for p in plans if p.to_grade]
+            for plan in plans:
+                if not plan.to_grade:
+                    with interrupts.deferred():
+                        writer.finish(plan, [])
+            summary.workers = min(settings.workers or os.cpu_count() or 1, len(todo))
+            if progress:
+                progress.start(len(todo))
+            if todo:
+                warm = _Warmer(catalog)
+                with _Pool(summary.workers, _worker_config(catalog, settings)) as pool:
+                    tick = progress.redraw if progress else (lambda: None)
+                    for plan, results, why in pool.run(todo, before=warm.for_plan, tick=tick):
+                        if results is None:  # the worker died
+                            results = [crashed_result(catalog, plan, i, why) for i in plan.to_grade]
+                        with interrupts.deferred():
+                            writer.finish(plan, results)
+                        if progress:
+                            progress.update(writer.students_done, writer.fresh_failed)
+            summary.status = "finished"
+        except KeyboardInterrupt:
+            summary.status = "interrupted"
+        except BaseException:
+            summary.status = "failed"
+            raise
+        finally:
+            if progress:
+                progress.close()
+            summary.seconds = round(time.perf_counter() - started, 2)
+            with interrupts.deferred():
+                _class_figures(book, catalog, summary, out, intake)
+                book.finish_run(summary.run_id, summary.status, summary.to_dict())
+    _write_summary(out, summary)
+    return summary
+
+
+@dataclass
+class _Plan:
+    work: StudentWork
+    items: list[Item]
+    to_grade: list[int]  # indexes into work.submissions (and items) of what to grade now
+
+
+def _plan(work: StudentWork, book: Gradebook, catalog, settings: Settings) -> _Plan:
+    items, to_grade = [], []
+    for index, sub in enumerate(work.submissions):
+        digest = _sha256(sub.path)
+        reused = None if settings.force else book.reusable_result(
+            work.student.key, digest, sub.assignment, settings.fallback, lambda slug: version_of(catalog, slug))
+        items.append(Item(path=sub.path, name=sub.name, sha256=digest, requested=sub.assignment,
+                          attempt=sub.attempt, late=sub.late, action="unchanged" if reused else "graded",
+                          reused=reused, fallback=settings.fallback))
+        if reused is None:
+            to_grade.append(index)
+    for sub in work.superseded:
+        items.append(Item(path=sub.path, name=sub.name, sha256=_sha256(sub.path), requested=sub.assignment,
+                          attempt=sub.attempt, late=sub.late, action="superseded", fallback=settings.fallback))
+    return _Plan(work, items, to_grade)
+
+
+def version_of(catalog, slug: str | None) -> str:
+    """The version a result for ``slug`` must carry to stay valid (None: not recognised)."""
+    if slug is None:
+        return catalog_fingerprint(catalog)
+    try:
+        return catalog.version(catalog.get(slug))
+    except KeyError:
+        return ""  # the assignment is gone: grade the file again
+
+
+def catalog_fingerprint(catalog) -> str:
+    """Changes when any assignment changes (what 'not recognised' was decided against)."""
+    versions = sorted(f"{a.slug}={catalog.version(a)}" for a in catalog.assignments)
+    return hashlib.sha256("\n".join(versions).encode()).hexdigest()[:16]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+class _Writer:
+    """Turns one student's results into files, then one gradebook transaction."""
+
+    def __init__(self, book: Gradebook, summary: Summary, out: Path, catalog, on_result):
+        self.book, self.summary, self.out = book, summary, out
+        self.catalog, self.on_result = catalog, on_result
+        self.students_done = self.fresh_failed = 0
+
+    def finish(self, plan: _Plan, results: list[dict]) -> None:
+        from .render import render_student_report, safe_file_name
+        from .results import write_result
+
+        student = plan.work.student
+        folder = self.out / safe_file_name(student.key)
+        fresh = dict(zip(plan.to_grade, results))
+        current = []
+        for index, item in enumerate(plan.items):
+            if item.action == "superseded":
+                continue
+            if index in fresh:
+                item.result = fresh[index]
+                item.version = version_of(self.catalog, (item.result.get("assignment") or {}).get("slug"))
+                result = item.result
+            else:
+                result = self.book.result(item.reused)
+            path = folder / f"{safe_file_name(Path(item.path).stem)}.json"
+            if index in fresh or not path.exists():
+                write_result(result, path)
+            current.append((result, index in fresh))
+        report = folder / "report.html"
+        if fresh or not report.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            text = render_student_report([r for r, _ in current], student=student.display_name)
+            report.write_text(text, encoding="utf-8")
+        self.book.record_student(self.summary.run_id, student, plan.items)
+        self.students_done += bool(fresh)
+        for result, is_fresh in current:
+            self._count(result, is_fresh)
+            if self.on_result:
+                self.on_result(student, result, is_fresh)
+
+    def _count(self, result: dict, fresh: bool) -> None:
+        s = self.summary
+        if fresh:
+            s.graded += 1
+        else:
+            s.unchanged += 1
+        status = result.get("status")
+        self.fresh_failed += fresh and status != "graded"
+        if status in FAILED_TO_READ:
+            s.failed_to_read += 1
+        elif status != "graded":
+            s.crashed += 1
+        elif any(c.get("status") == "timeout" for f in result.get("functions", []) for c in f.get("checks", [])):
+            s.timed_out += 1
+
+
+def _class_figures(book: Gradebook, catalog, summary: Summary, out: Path, intake: Intake) -> None:
+    """Averages over the class's latest results, and the class overview page."""
+    records = book.class_records()
+    titles = {a.slug: (a.title, float(a.full_points or a.points)) for a in catalog.assignments}
+    totals = [r.score for r in records if r.results]
+    summary.max_total = sum(points for _, points in titles.values())
+    summary.average = round(statistics.fmean(totals), 2) if totals else None
+    for slug, (title, points) in titles.items():
+        scores = [r.results[slug].get("score", 0.0) for r in records if slug in r.results]
+        if scores:
+            summary.averages[title] = [round(statistics.fmean(scores), 2), points]
+    summary.overview = write_overview(records, out, catalog, book.problems(summary.run_id))
+
+
+def write_overview(records, out: Path, catalog, problems: list[dict]) -> str:
+    """The class overview page, when this installation has one; returns its path or ''."""
+    try:
+        from .overview import write_overview as write
+    except ImportError:
+        return ""
+    return str(write(records, out, assignments=catalog.assignments, problems=problems))
+
+
+def _write_summary(out: Path, summary: Summary) -> None:
+    path = out / "summary.json"
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(summary.to_dict(), indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+# --- one run per gradebook at a time -------------------------------------------------------------
+
+@contextlib.contextmanager
+def run_lock(gradebook: Path) -> Iterator[None]:
+    """An exclusive lock beside the gradebook, released by the system even on ``kill -9``."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: no guard against two runs at once
+        yield
+        return
+    path = Path(str(gradebook) + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BatchError(f"another grader run is using {gradebook}; wait for it or pass --gradebook") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _Interrupts:
+    """Ctrl-C and SIGTERM become KeyboardInterrupt, but never inside a deferred block
+    (writing one student), so a student is either wholly committed or not at all."""
+
+    def __init__(self):
+        self.pending = False
+        self.depth = 0
+
+    def __enter__(self):
+        self.saved = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        if self.depth:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self):
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
+# --- warming the reference outputs in the parent -------------------------------------------------
+
+class _Warmer:
+    """Computes an assignment's expected outputs once, in the parent, before any worker needs them.
+
+    Only for assignments some readable submission will be graded against, so a class of
+    unreadable files starts no kernel; a broken solution stops the run here (exit 3).
+    """
+
+    def __init__(self, catalog):
+        self.catalog = catalog
+        self.warm: set[str] = set()
+
+    def for_plan(self, plan: _Plan) -> None:
+        if len(self.warm) == len(self.catalog.assignments):
+            return
+        for index in plan.to_grade:
+            sub = plan.work.submissions[index]
+            if sub.assignment in self.warm:
+                continue
+            assignment = self._assignment_of(sub.path, sub.assignment)
+            if assignment is not None and assignment.slug not in self.warm:
+                self.catalog.expected(assignment)
+                self.warm.add(assignment.slug)
+
+    def _assignment_of(self, path: Path, slug: str | None):
+        from .reader import ReadError, read_notebook
+
+        try:
+            nb = read_notebook(path)
+        except ReadError:
+            return None
+        if slug:
+            return self.catalog.get(slug)
+        return self.catalog.recognise(nb)[0]
+
+
+# --- the pool --------------------------------------------------------------------------------
+
+def _quiet_progress(on_result, progress):
+    """``on_result`` with the progress line cleared first, so printed lines do not mix with it."""
+    if on_result is None or progress is None:
+        return on_result
+
+    def emit(student, result, fresh):
+        progress.clear()
+        on_result(student, result, fresh)
+    return emit
+
+
+def _worker_config(catalog, settings: Settings) -> dict:
+    hidden = {str(Path(settings.out).resolve()), str(Path(settings.gradebook).resolve().parent)}
+    return {"solutions": str(catalog.folder), "cache_dir": str(catalog.cache_dir or ""),
+            "fallback": settings.fallback, "hidden": sorted(hidden)}
+
+
+class _Worker:
+    def __init__(self, context, config: dict):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=worker_main, args=(child, config, os.getpid()), daemon=True)
+        self.process.start()
+        child.close()
+        self.task: _Plan | None = None
+
+
+class _Pool:
+    """N worker processes, one student each at a time; a dead worker is replaced."""
+
+    def __init__(self, size: int, config: dict):
+        self.context = multiprocessing.get_context("spawn")  # no inherited threads or open files
+        self.config = config
+        self.size = size
+        self.workers: list[_Worker] = []
+
+    def __enter__(self) -> "_Pool":
+        # Ctrl-C reaches the whole process group; workers must not see it before they can ignore it.
+        with _sigint_blocked():
+            self.workers = [_Worker(self.context, self.config) for _ in range(self.size)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def run(self, plans: list[_Plan], *, before: Callable[[_Plan], None],
+            tick: Callable[[], None]) -> Iterator[tuple[_Plan, list[dict] | None, str]]:
+        """(plan, results, "") per student as workers finish; (plan, None, why) when a worker died."""
+        waiting = list(reversed(plans))
+        while True:
+            for worker in self.workers:
+                if worker.task is None and waiting:
+                    plan = waiting.pop()
+                    before(plan)
+                    worker.task = plan
+                    worker.conn.send(_task(plan))
+            busy = [w for w in self.workers if w.task is not None]
+            if not busy:
+                return
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0)
+            tick()
+            for worker in busy:
+                if worker.conn in ready or worker.process.sentinel in ready:
+                    yield self._collect(worker)
+
+    def _collect(self, worker: _Worker) -> tuple[_Plan, list[dict] | None, str]:
+        plan, worker.task = worker.task, None
+        try:
+            if worker.conn.poll():
+                return plan, worker.conn.recv(), ""
+        except (EOFError, OSError):
+            pass
+        worker.process.join(timeout=5)
+        code = worker.process.exitcode
+        self._replace(worker)
+        return plan, None, f"the grading process stopped while grading this student (exit code {code})"
+
+    def _replace(self, worker: _Worker) -> None:
+        index = self.workers.index(worker)
+        with _sigint_blocked():
+            self.workers[index] = _Worker(self.context, self.config)
+        worker.conn.close()
+
+    def stop(self) -> None:
+        """Ask every worker to stop (it stops its kernels first), then make sure."""
+        for worker in self.workers:
+            with contextlib.suppress(OSError, ValueError):
+                if worker.process.is_alive():
+                    if worker.task is None:
+                        worker.conn.send(None)
+                    else:
+                        worker.process.terminate()
+        for worker in self.workers:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(timeout=5)
+            worker.conn.close()
+        self.workers = []
+
+
+def _task(plan: _Plan) -> dict:
+    subs = [plan.work.submissions[i] for i in plan.to_grade]
+    return {"student": plan.work.student.key, "notebooks": [str(s.path) for s in subs],
+            "assignments": [s.assignment for s in subs]}
+
+
+def crashed_result(catalog, plan: _Plan, index: int, message: str) -> dict:
+    sub = plan.work.submissions[index]
+    return _crashed(catalog, plan.work.student.key, sub.path, sub.assignment, message)
+
+
+def _crashed(catalog, student: str, path: Path, slug: str | None, message: str) -> dict:
+    """A ``crashed`` result (graded again next run), with the assignment when the name told it."""
+    from .results import failed_result
+
+    assignment = catalog.get(slug) if slug else catalog.guess_from_name(Path(path).name)
+    source = {"path": str(path), "sha256": _sha256(Path(path))}
+    return failed_result(catalog, student, source, "crashed", message, assignment)
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+# --- inside a worker ---------------------------------------------------------------------------
+
+def worker_main(conn, config: dict, parent: int) -> None:
+    """Grade students sent by the parent until it sends None, goes away, or says stop (SIGTERM)."""
+    signal.signal(signal.SIGINT, lambda *_: None)  # the parent decides; a handler, not SIG_IGN, so kernels
+    signal.signal(signal.SIGTERM, lambda *_: _stop_worker())  # do not inherit it
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+    from .assignment import Catalog
+
+    catalog = Catalog(Path(config["solutions"]), cache_dir=Path(config["cache_dir"]) if config["cache_dir"] else None)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            break
+        if task is None:
+            break
+        conn.send(_grade_task(task, catalog, config))
+    _stop_worker(code=0)
+
+
+def _grade_task(task: dict, catalog, config: dict) -> list[dict]:
+    from .grading import grade_student
+
+    notebooks = [Path(p) for p in task["notebooks"]]
+    extra = _engine_options(grade_student, config)
+    try:
+        return grade_student(notebooks, catalog, student=task["student"], assignments=task["assignments"],
+                             fallback=config["fallback"], **extra)
+    except Exception as exc:  # a grader bug must cost one student, not the class
+        message = f"the grader failed on this student: {type(exc).__name__}: {exc}"
+        return [_crashed(catalog, task["student"], p, slug, message) for p, slug in zip(notebooks, task["assignments"])]
+
+
+def _engine_options(grade_student, config: dict) -> dict:
+    """Folders the kernels must not see (the gradebook, the reports), when the engine takes them."""
+    import inspect
+
+    if "options" not in inspect.signature(grade_student).parameters:
+        return {}
+    try:
+        from .execute import Options
+    except ImportError:
+        return {}
+    return {"options": Options(hidden=list(config["hidden"]))}
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    _stop_worker()
+
+
+def _stop_worker(code: int = 1) -> None:
+    """Kill every process this worker started (kernels lead process groups of their own), then exit."""
+    mine = descendants(os.getpid())
+    for pid in mine:
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+    for pid in mine:
+        with contextlib.suppress(OSError):
+            os.waitpid(pid, 0)  # only our own children can be reaped; others go to init
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from Linux's /proc (elsewhere: none found, and the
+    kernels stop by themselves once they see their parent gone)."""
+    parents: dict[int, int] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2:].split()
+        if len(fields) > 1 and fields[1].isdigit():
+            parents[int(entry)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found += children
+        frontier += children
+    return found
+
+
+# --- the progress bar ----------------------------------------------------------------------------
+
+class Progress:
+    """One line on a terminal: done/total students, failures so far, time left. Silent elsewhere."""
+
+    def __init__(self, stream=None, *, enabled: bool | None = None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.total = self.done = self.failed = 0
+        self.started = time.monotonic()
+        self.shown = False
+
+    def start(self, total: int) -> None:
+        self.total, self.started = total, time.monotonic()
+        self._draw()
+
+    def update(self, done: int, failed: int) -> None:
+        self.done, self.failed = done, failed
+        self._draw()
+
+    def clear(self) -> None:
+        if self.enabled and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+    def redraw(self) -> None:
+        self._draw()
+
+    def close(self) -> None:
+        self.clear()
+        self.total = 0
+
+    def line(self) -> str:
+        width = 24
+        filled = round(width * self.done / self.total) if self.total else width
+        bar = "#" * filled + "." * (width - filled)
+        text = f"grading [{bar}] {self.done}/{self.total} students"
+        if self.failed:
+            text += f", {self.failed} failed"
+        return text + f", {self._left()}"
+
+    def _left(self) -> str:
+        if not self.done:
+            return "time left: estimating"
+        seconds = (time.monotonic() - self.started) / self.done * (self.total - self.done)
+        return f"about {_duration(seconds)} left" if self.done < self.total else "done"
+
+    def _draw(self) -> None:
+        if not self.enabled or not self.total:
+            return
+        self.stream.write("\r\x1b[K" + self.line())
+        self.stream.flush()
+        self.shown = True
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+# --- the summary table -----------------------------------------------------------------------------
+
+def format_summary(summary: Summary, *, out: Path, gradebook: Path) -> str:
+    """The table printed at the end of a run; problem rows only when there is something to say."""
+    rows = [("students", str(summary.students)),
+            ("notebooks", f"{summary.notebooks}  (graded now {summary.graded}, unchanged {summary.unchanged})")]
+    optional = [("failed to read", summary.failed_to_read, "unreadable or not an assignment's notebook"),
+                ("crashed", summary.crashed, "graded again on the next run"),
+                ("timed out", summary.timed_out, "graded; some checks hit the time limit"),
+                ("files not matched", summary.unmatched, "listed with -v and in the class overview"),
+                ("older attempts", summary.superseded, "not graded: a later attempt was"),
+                ("on roster, no file", summary.not_submitted, "")]
+    rows += [(label, f"{count}  ({why})" if why else str(count)) for label, count, why in optional if count]
+    if summary.average is not None:
+        parts = [f"{title} {_number(avg)} / {_number(top)}" for title, (avg, top) in summary.averages.items()]
+        rows.append(("average score", f"{_number(summary.average)} / {_number(summary.max_total)}"
+                                      + (f"  ({', '.join(parts)})" if parts else "")))
+    width = max(len(label) for label, _ in rows)
+    head = f"run {summary.run_id} {summary.status} in {_duration(summary.seconds)}"
+    head += f" with {summary.workers} worker{'s' * (summary.workers != 1)}" if summary.workers else ""
+    lines = [head] + [f"  {label:<{width}}  {value}" for label, value in rows]
+    where = f"reports under {out}/, gradebook {gradebook}"
+    if summary.overview:
+        where += f", class overview {summary.overview}"
+    return "\n".join(lines + [where])
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:g}"

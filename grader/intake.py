@@ -1,0 +1,499 @@
+"""From what the LMS hands out to a list of students and the notebooks to grade.
+
+A source is a folder or a ``.zip``. Zips are unpacked (safely) under ``extract_to`` so
+every result can point at a file that still exists. Each file's path inside its source
+is matched against a naming preset:
+
+* ``canvas``: ``doejane_12345_67890_Optimization methods.ipynb`` (login-like name, user id,
+  submission id, the student's own file name), ``doejane_LATE_12345_…`` for late work, and
+  ``…_Optimization_methods-1.ipynb`` for a later attempt;
+* ``moodle``: ``Jane Doe_12345_assignsubmission_file_/<files>`` (or that prefix on the file
+  name itself). Moodle numbers participants per assignment, so a student is known by name;
+* ``folders``: the student is the notebook's folder name (a plain tree of submissions);
+* ``--pattern``: a regular expression with named groups ``student`` (required), ``id``,
+  ``assignment``, ``attempt`` and ``late``, searched in the path relative to the source;
+* ``auto``: per source, Moodle if any path looks like Moodle's, else Canvas if any file name
+  looks like Canvas's, else folders.
+
+A student keeps one notebook per assignment: the latest attempt wins and the others are
+listed as superseded. Files that fit no student or are not notebooks are listed with a
+reason, never dropped without a word.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+
+from .records import Student
+
+PRESETS = ("auto", "canvas", "moodle", "folders")
+
+# Unpacking limits: a download of a few hundred notebooks is far below these.
+MAX_MEMBER_BYTES = 256 * 2**20
+MAX_TOTAL_BYTES = 8 * 2**30
+MAX_MEMBERS = 100_000
+
+CANVAS_NAME = re.compile(
+    r"^(?P<student>[^_/]+?)(?:_(?P<late>late))?_(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)$", re.I)
+MOODLE_PREFIX = re.compile(r"^(?P<student>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<rest>.*)$")
+CANVAS_ATTEMPT = re.compile(r"^(?P<base>.+?)-(?P<attempt>\d{1,3})$")  # Canvas renames attempt n+1 to 'name-n'
+COPY_SUFFIX = re.compile(r"^(?P<base>.+?) \((?P<attempt>\d{1,3})\)$")  # a browser's 'name (1)'
+SYSTEM_PARTS = {"__MACOSX": "macOS archive metadata", ".ipynb_checkpoints": "a Jupyter checkpoint copy"}
+
+ROSTER_COLUMNS = {  # our name -> header spellings accepted (compared without case, spaces, '_')
+    "name": ("name", "student", "fullname"),
+    "lms_id": ("lms_id", "id", "canvasid", "userid"),
+    "sis_id": ("sis_id", "sisuserid", "idnumber"),
+    "sis_login": ("sis_login", "sisloginid", "login"),
+    "section": ("section",),
+    "email": ("email", "emailaddress"),
+    "username": ("username",),
+}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One notebook a student handed in."""
+
+    path: Path               # the file on disk (extracted when it came in a zip)
+    name: str                # where it came from, as the LMS named it (for people)
+    assignment: str | None   # slug the file name tells, None: recognise it from content
+    attempt: int = 0
+    late: bool = False
+    own_name: str = ""       # the student's own file name, attempt suffix removed, lower case
+
+
+@dataclass
+class StudentWork:
+    student: Student
+    submissions: list[Submission] = field(default_factory=list)  # one per assignment: to grade
+    superseded: list[Submission] = field(default_factory=list)   # older attempts, not graded
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    path: str
+    reason: str
+
+
+@dataclass
+class Intake:
+    students: list[StudentWork]
+    unmatched: list[Unmatched]
+    presets: dict[str, str]                  # source -> the preset its files were read with
+    not_submitted: list[Student] = field(default_factory=list)  # on the roster, no file
+
+    @property
+    def notebooks(self) -> int:
+        return sum(len(w.submissions) for w in self.students)
+
+
+class IntakeError(ValueError):
+    """A source or option that cannot be used at all (one line, for the user)."""
+
+
+# --- the entry point ---------------------------------------------------------------------------
+
+def collect(
+    sources: list[Path], *, preset: str = "auto", pattern: str | None = None, roster: Path | None = None,
+    extract_to: Path, catalog=None, student: str | None = None, assignment: str | None = None,
+) -> Intake:
+    """Every student and notebook in ``sources``; see the module docstring.
+
+    ``catalog`` (a ``grader.assignment.Catalog``) lets file names tell the assignment;
+    ``student`` and ``assignment`` force one for every file (the ``--student`` and
+    ``--assignment`` options).
+    """
+    if preset not in PRESETS:
+        raise IntakeError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    regex = compile_pattern(pattern) if pattern else None
+    people = read_roster(Path(roster)) if roster else None
+    found: list[tuple[Student, Submission]] = []
+    unmatched: list[Unmatched] = []
+    presets: dict[str, str] = {}
+    unpacked: set[str] = set()
+    for source in sources:
+        files, root, problems = _files_of(Path(source), Path(extract_to), unpacked)
+        unmatched += problems
+        chosen = "pattern" if regex else preset if preset != "auto" else _detect(files)
+        presets[str(source)] = chosen
+        matched, missed = _match(files, root, chosen, regex, catalog)
+        found += matched
+        unmatched += missed
+    if student:
+        found = [(Student(key=student, name=student), s) for _, s in found]
+    if assignment:
+        found = [(who, replace(s, assignment=assignment)) for who, s in found]
+    students = _group(found, people)
+    return Intake(students, unmatched, presets, people.unmatched() if people else [])
+
+
+def compile_pattern(pattern: str) -> re.Pattern:
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise IntakeError(f"--pattern is not a valid regular expression: {exc}") from None
+    if "student" not in regex.groupindex:
+        raise IntakeError("--pattern needs a named group for the student, e.g. (?P<student>[^/]+)")
+    unknown = set(regex.groupindex) - {"student", "id", "assignment", "attempt", "late"}
+    if unknown:
+        raise IntakeError(f"--pattern has groups the grader does not know: {', '.join(sorted(unknown))} "
+                          "(known: student, id, assignment, attempt, late)")
+    return regex
+
+
+# --- files out of folders and zips --------------------------------------------------------------
+
+def _files_of(source: Path, extract_to: Path, unpacked: set[str]) -> tuple[list[Path], Path, list[Unmatched]]:
+    """The files of one source and the folder their LMS names are relative to."""
+    if source.is_dir():
+        return sorted(p for p in source.rglob("*") if p.is_file()), source, []
+    if not source.exists():
+        raise IntakeError(f"{source}: no such file or folder")
+    if source.suffix.lower() == ".zip":
+        root = _free_folder(extract_to, source.stem, unpacked)
+        problems = extract_zip(source, root)
+        return sorted(p for p in root.rglob("*") if p.is_file()), root, problems
+    return [source], source.parent, []
+
+
+def _free_folder(parent: Path, stem: str, taken: set[str]) -> Path:
+    """``parent/<stem>``: the same for later runs of the same zip, so paths stay the same."""
+    from .render import safe_file_name
+
+    name = safe_file_name(stem)
+    name = next(n for n in (name, *(f"{name}-{i}" for i in range(2, len(taken) + 3))) if n not in taken)
+    taken.add(name)
+    folder = parent / name
+    if folder.exists():
+        shutil.rmtree(folder)  # ours from an earlier run: unpack afresh
+    folder.mkdir(parents=True)
+    return folder
+
+
+def extract_zip(archive: Path, into: Path) -> list[Unmatched]:
+    """Unpack ``archive`` into ``into``; members that would escape it or are too big are listed."""
+    problems: list[Unmatched] = []
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise IntakeError(f"{archive}: not a readable zip file ({exc})") from None
+    with zf:
+        members = zf.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise IntakeError(f"{archive}: holds {len(members)} files, more than the {MAX_MEMBERS} allowed")
+        written = 0
+        for info in members:
+            shown = f"{archive}!{info.filename}"
+            if info.is_dir():
+                continue
+            relative = _safe_member_path(info)
+            if relative is None:
+                problems.append(Unmatched(shown, "unsafe path in the zip (absolute or leading outside it)"))
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                problems.append(Unmatched(shown, "a symbolic link in the zip, not unpacked"))
+                continue
+            if info.flag_bits & 0x1:
+                problems.append(Unmatched(shown, "encrypted in the zip, cannot be read"))
+                continue
+            if info.file_size > MAX_MEMBER_BYTES:
+                problems.append(Unmatched(shown, f"larger than {MAX_MEMBER_BYTES // 2**20} MB, not unpacked"))
+                continue
+            if written + info.file_size > MAX_TOTAL_BYTES:
+                problems.append(Unmatched(shown, f"the zip unpacks to more than {MAX_TOTAL_BYTES // 2**30} GB; "
+                                                 "the rest was not unpacked"))
+                continue
+            target = into.joinpath(*relative.parts)
+            try:
+                written += _copy_member(zf, info, target)
+            except _TooBig:
+                problems.append(Unmatched(shown, f"unpacks to more than {MAX_MEMBER_BYTES // 2**20} MB, "
+                                                 "not unpacked"))
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+                target.unlink(missing_ok=True)
+                problems.append(Unmatched(shown, f"could not be unpacked ({type(exc).__name__}: {exc})"))
+    return problems
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _safe_member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
+    name = info.filename.replace("\\", "/")
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return None
+    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return PurePosixPath(*parts)
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> int:
+    """Stream one member out, trusting its actual size rather than the size it declares."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with zf.open(info) as src, open(target, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            size += len(chunk)
+            if size > MAX_MEMBER_BYTES:
+                dst.close()
+                target.unlink(missing_ok=True)
+                raise _TooBig
+            dst.write(chunk)
+    stamp = _zip_time(info)
+    if stamp is not None:
+        os.utime(target, (stamp, stamp))  # later attempts sort after earlier ones by time too
+    return size
+
+
+def _zip_time(info: zipfile.ZipInfo) -> float | None:
+    import datetime
+
+    try:
+        return datetime.datetime(*info.date_time).timestamp()
+    except (ValueError, OverflowError):
+        return None
+
+
+# --- whose file is it ----------------------------------------------------------------------------
+
+def _detect(files: list[Path]) -> str:
+    names = [f.name for f in files]
+    parts = {part for f in files for part in f.parts}
+    if any(MOODLE_PREFIX.match(p) for p in parts):
+        return "moodle"
+    if any(CANVAS_NAME.match(n) and n.lower().endswith(".ipynb") for n in names):
+        return "canvas"
+    return "folders"
+
+
+def _match(files: list[Path], root: Path, preset: str, regex: re.Pattern | None,
+           catalog) -> tuple[list[tuple[Student, Submission]], list[Unmatched]]:
+    found, missed = [], []
+    for path in files:
+        relative = path.relative_to(root).as_posix()
+        skip = next((why for part, why in SYSTEM_PARTS.items() if part in path.parts), None)
+        if skip or path.name.startswith("._") or path.name == ".DS_Store":
+            missed.append(Unmatched(str(path), skip or "system file"))
+            continue
+        fields, why = _fields(path, relative, preset, regex)
+        if fields is None:
+            missed.append(Unmatched(str(path), why))
+            continue
+        if not path.name.lower().endswith(".ipynb"):
+            what = "a zip inside the download: unpack it first" if path.suffix.lower() == ".zip" else \
+                f"not a notebook ({path.suffix or 'no extension'})"
+            missed.append(Unmatched(str(path), what))
+            continue
+        slug, why = _assignment_of(fields, catalog)
+        if why:
+            missed.append(Unmatched(str(path), why))
+            continue
+        own, attempt = _attempt(fields["file"], preset)
+        found.append((_student_from(fields, preset), Submission(
+            path=path, name=relative, assignment=slug, attempt=max(attempt, fields["attempt"]),
+            late=fields["late"], own_name=own)))
+    return _split_moodle_namesakes(found), missed
+
+
+def _fields(path: Path, relative: str, preset: str, regex: re.Pattern | None) -> tuple[dict | None, str]:
+    """student, id, assignment, attempt, late and the student's own file name, or why not."""
+    if preset == "pattern":
+        m = regex.search(relative)
+        if not m or not m.group("student"):
+            return None, "does not match --pattern"
+        groups = m.groupdict()
+        attempt = groups.get("attempt") or "0"
+        if not attempt.isdigit():
+            return None, f"--pattern's attempt group matched {attempt!r}, not a number"
+        return {"student": groups["student"], "id": groups.get("id") or "", "assignment": groups.get("assignment"),
+                "attempt": int(attempt), "late": bool(groups.get("late")), "file": path.name}, ""
+    if preset == "canvas":
+        m = CANVAS_NAME.match(path.name)
+        if not m:
+            return None, "name does not follow Canvas's login_userid_submissionid_file pattern"
+        return {"student": m["student"], "id": m["id"], "assignment": None, "attempt": 0,
+                "late": bool(m["late"]), "file": m["file"]}, ""
+    if preset == "moodle":
+        for part in PurePosixPath(relative).parts:
+            m = MOODLE_PREFIX.match(part)
+            if m:
+                own = m["rest"] if part == path.name else path.name  # flat layout: prefix on the file
+                return {"student": m["student"], "id": m["id"], "assignment": None, "attempt": 0,
+                        "late": False, "file": own or path.name}, ""
+        return None, "path has no Moodle 'Full Name_id_assignsubmission_file_' part"
+    return {"student": path.parent.name, "id": "", "assignment": None, "attempt": 0, "late": False,
+            "file": path.name}, ""
+
+
+def _attempt(file_name: str, preset: str) -> tuple[str, int]:
+    """The student's file name without a later attempt's suffix, and the attempt number.
+
+    'Lab-2.ipynb' (Canvas) -> ('lab.ipynb', 2); 'Lab (1).ipynb' (a browser's copy) -> ('lab.ipynb', 1).
+    """
+    path = PurePosixPath(file_name)
+    stem, attempt = path.stem, 0
+    for rule in ((CANVAS_ATTEMPT, COPY_SUFFIX) if preset == "canvas" else (COPY_SUFFIX,)):
+        m = rule.match(stem)
+        if m:
+            stem, attempt = m["base"], max(attempt, int(m["attempt"]))
+    return (stem + path.suffix).lower(), attempt
+
+
+def _assignment_of(fields: dict, catalog) -> tuple[str | None, str]:
+    named = fields.get("assignment")
+    if catalog is None:
+        return None, ""
+    if named:
+        try:
+            return catalog.get(named).slug, ""
+        except KeyError:
+            guess = catalog.guess_from_name(named)
+            if guess is None:
+                known = ", ".join(a.slug for a in catalog.assignments)
+                return None, f"assignment {named!r} from --pattern is none of: {known}"
+            return guess.slug, ""
+    guess = catalog.guess_from_name(fields["file"])
+    return (guess.slug if guess else None), ""
+
+
+def _student_from(fields: dict, preset: str) -> Student:
+    name = fields["student"]
+    if preset == "moodle":  # Moodle's number differs per assignment: the name is the identity
+        return Student(key=name, name=name)
+    if fields["id"]:
+        return Student(key=fields["id"], name=name, lms_id=fields["id"])
+    return Student(key=name, name=name)
+
+
+def _split_moodle_namesakes(found: list[tuple[Student, Submission]]) -> list[tuple[Student, Submission]]:
+    """Two participants of one Moodle download with the same name stay two students."""
+    ids: dict[str, set[str]] = {}
+    for who, sub in found:
+        m = _moodle_id(sub)
+        if m:
+            ids.setdefault(who.key, set()).add(m)
+    shared = {key for key, numbers in ids.items() if len(numbers) > 1}
+    return [(replace(who, key=f"{who.key}_{_moodle_id(sub)}") if who.key in shared else who, sub)
+            for who, sub in found]
+
+
+def _moodle_id(sub: Submission) -> str:
+    for part in PurePosixPath(sub.name).parts:
+        m = MOODLE_PREFIX.match(part)
+        if m:
+            return m["id"]
+    return ""
+
+
+# --- one notebook per student and assignment ---------------------------------------------------
+
+def _group(found: list[tuple[Student, Submission]], people: "Roster | None") -> list[StudentWork]:
+    by_key: dict[str, StudentWork] = {}
+    for who, sub in found:
+        if people:
+            who = people.enrich(who)
+        work = by_key.setdefault(who.key, StudentWork(who))
+        work.submissions.append(sub)
+    for work in by_key.values():
+        latest: dict[str, Submission] = {}
+        for sub in sorted(work.submissions, key=_age):
+            slot = sub.assignment or "file:" + sub.own_name
+            if slot in latest:
+                work.superseded.append(latest[slot])
+            latest[slot] = sub
+        work.submissions = sorted(latest.values(), key=lambda s: (s.assignment or "~", s.name))
+    return sorted(by_key.values(), key=lambda w: (w.student.display_name.casefold(), w.student.key))
+
+
+def _age(sub: Submission) -> tuple:
+    try:
+        mtime = sub.path.stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    return (sub.attempt, mtime, sub.name)
+
+
+# --- the roster ----------------------------------------------------------------------------------
+
+@dataclass
+class Roster:
+    everyone: list[Student]
+    used: set[int] = field(default_factory=set)  # rows some file was matched to
+
+    def enrich(self, who: Student) -> Student:
+        """``who`` with the roster's details; the key stays what the files say."""
+        row = self.find(who)
+        if row is None:
+            return who
+        self.used.add(id(row))
+        return Student(key=who.key, **{f: getattr(row, f) or getattr(who, f) for f in ROSTER_COLUMNS})
+
+    def unmatched(self) -> list[Student]:
+        return [p for p in self.everyone if id(p) not in self.used]
+
+    def find(self, who: Student) -> Student | None:
+        if who.lms_id:
+            hit = next((p for p in self.everyone if p.lms_id == who.lms_id), None)
+            if hit:
+                return hit
+        wanted = who.name.casefold()
+        return next((p for p in self.everyone
+                     if wanted and wanted in {p.name.casefold(), p.username.casefold(), p.sis_login.casefold(),
+                                              p.email.casefold()}), None)
+
+
+def read_roster(path: Path) -> Roster:
+    """A CSV with a header naming some of: name, lms_id, sis_id, sis_login, section, email, username.
+
+    Canvas's gradebook export (Student, ID, SIS User ID, SIS Login ID, Section) works as is;
+    its 'Points Possible' row is skipped.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise IntakeError(f"roster {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IntakeError(f"roster {path}: cannot be read ({exc})") from None
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if not header:
+        raise IntakeError(f"roster {path}: empty; expected a header line such as name,lms_id,section,email")
+    columns = _roster_columns(header)
+    if "name" not in columns and "lms_id" not in columns:
+        raise IntakeError(f"roster {path}: no 'name' or 'lms_id' column (found: {', '.join(header)})")
+    people, seen = [], {}
+    for line, row in enumerate(reader, start=2):
+        values = {f: row[i].strip() if i < len(row) else "" for f, i in columns.items()}
+        if not values.get("name") and not values.get("lms_id"):
+            continue
+        if values.get("name", "").strip().lower() == "points possible":
+            continue
+        if values.get("lms_id"):
+            if values["lms_id"] in seen:
+                raise IntakeError(f"roster {path}: lms_id {values['lms_id']} on lines {seen[values['lms_id']]} "
+                                  f"and {line}")
+            seen[values["lms_id"]] = line
+        key = values.get("lms_id") or values.get("name")
+        people.append(Student(key=key, **values))
+    return Roster(people)
+
+
+def _roster_columns(header: list[str]) -> dict[str, int]:
+    squashed = [re.sub(r"[\s_]+", "", h.lower()) for h in header]
+    columns = {}
+    for ours, spellings in ROSTER_COLUMNS.items():
+        for spelling in spellings:
+            wanted = spelling.replace("_", "")
+            if wanted in squashed:
+                columns[ours] = squashed.index(wanted)
+                break
+    return columns
