@@ -25,6 +25,8 @@ CANVAS_POINTS_POSSIBLE = "    Points Possible"  # Canvas's own export spells it 
 MOODLE_IDENTIFIERS = {"email": ("Email address", "email"), "username": ("Username", "username"),
                       "idnumber": ("ID number", "sis_id")}
 FAILED_CHECKS_SHOWN = 8  # Moodle feedback stays short: name this many failed checks, count the rest
+# The grader's own failures, not the student's: exported as "no grade yet", never as 0.
+NOT_GRADED_YET = ("crashed", "kernel_error")
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,19 @@ def _score_cell(record: ClassRecord, column: Column, missing: str) -> str:
     result = record.results.get(column.slug)
     if result is None:  # no submission: blank leaves the LMS's cell alone, zero records a zero
         return "0" if missing == "zero" else ""
+    if result.get("status") in NOT_GRADED_YET:
+        return ""
     return number(result.get("score", 0.0))
+
+
+def not_graded_yet(records: list[ClassRecord], columns: list[Column]) -> list[str]:
+    """A warning when some submissions await a regrade because the grader, not the student, failed."""
+    names = sorted({r.student.display_name for r in records for c in columns
+                    if (r.results.get(c.slug) or {}).get("status") in NOT_GRADED_YET})
+    if not names:
+        return []
+    return [f"{len(names)} students have a submission the grader failed on (crashed or kernel error), "
+            f"exported without a grade; run grader grade again first: {_names(names)}"]
 
 
 def _csv_text(rows: list[list[str]]) -> str:
@@ -106,7 +120,7 @@ def canvas_csv(records: list[ClassRecord], columns: list[Column], *, canvas_ids:
             unmatched.append(s.display_name)
         rows.append([s.display_name, s.lms_id, s.sis_id, s.sis_login, s.section,
                      *(_score_cell(record, c, missing) for c in columns)])
-    export = Export(_csv_text(rows), len(records))
+    export = Export(_csv_text(rows), len(records), not_graded_yet(records, columns))
     if unmatched:
         export.warnings.append(
             f"{len(unmatched)} students have no Canvas ID, SIS User ID or SIS Login ID, so Canvas can match "
@@ -151,7 +165,7 @@ def moodle_csv(records: list[ClassRecord], columns: list[Column], *, identifier:
         if feedback == "combined":
             row.append("; ".join(assignment_feedback(record.results.get(c.slug), c) for c in columns))
         rows.append(row)
-    export = Export(_csv_text(rows), len(rows) - 1, left_out=left_out)
+    export = Export(_csv_text(rows), len(rows) - 1, not_graded_yet(records, columns), left_out)
     if left_out:
         export.warnings.append(f"{len(left_out)} students have no {title.lower()} and were left out: {_names(left_out)}")
     return export
@@ -161,6 +175,8 @@ def assignment_feedback(result: dict | None, column: Column) -> str:
     """One line: 'Initialization 27/30, failed: he_deep, zeros_shape'."""
     if result is None:
         return f"{column.title}: no submission"
+    if result.get("status") in NOT_GRADED_YET:
+        return f"{column.title}: not graded yet ({result.get('message', '')})"
     text = f"{column.title} {number(result.get('score', 0.0))}/{number(column.max_score)}"
     if result.get("status", "graded") != "graded":
         return f"{text}, not graded: {result.get('message', '')}"
@@ -185,7 +201,7 @@ def plain_csv(records: list[ClassRecord], columns: list[Column], *, missing: str
         total = sum(record.results[c.slug].get("score", 0.0) for c in columns if c.slug in record.results)
         rows.append([*(getattr(record.student, f) for f in IDENTITY_FIELDS),
                      *(_score_cell(record, c, missing) for c in columns), number(total), max_total])
-    return Export(_csv_text(rows), len(records))
+    return Export(_csv_text(rows), len(records), not_graded_yet(records, columns))
 
 
 def jsonl(records: list[ClassRecord], columns: list[Column]) -> Export:
@@ -267,7 +283,8 @@ def records_from_gradebook(path: Path) -> list[ClassRecord]:
     except ImportError:
         raise ValueError("this installation cannot read gradebooks yet; pass --results DIR "
                          "(the folder grader grade --out wrote)") from None
-    return Gradebook(path).class_records()
+    with Gradebook(path, create=False) as book:
+        return book.class_records()
 
 
 # --- command line ------------------------------------------------------------------------------

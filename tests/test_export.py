@@ -116,6 +116,23 @@ def test_canvas_warns_about_students_it_cannot_match(klass):
     assert export.rows == 5, "the row is still written; Canvas lets the instructor match it by hand"
 
 
+@pytest.mark.parametrize("status", ["crashed", "kernel_error"])
+def test_a_submission_the_grader_failed_on_is_exported_without_a_grade(klass, status):
+    failed = {**result("unreadable"), "status": status, "message": "the worker process died"}
+    klass[2].results["gradient_checking"] = failed  # Carl
+    columns = assignment_columns(klass)
+    canvas = canvas_csv(klass, columns, missing="zero")
+    carl = next(row for row in rows_of(canvas.text) if row[0] == "Carl Broken")
+    assert carl[5] == "", "not the student's fault: no 0, even with --missing zero"
+    assert any("1 students have a submission the grader failed on" in w and "Carl Broken" in w
+               for w in canvas.warnings)
+    moodle = moodle_csv(klass, columns, identifier="username")
+    carl = next(row for row in rows_of(moodle.text) if row[0] == "carl")
+    assert carl[2] == ""
+    assert carl[5].startswith("Gradient Checking: not graded yet (the worker process died)")
+    assert any("grader failed on" in w for w in moodle.warnings)
+
+
 # --- Moodle ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("identifier, title, values", [
