@@ -18,6 +18,8 @@ import time
 import zipfile
 from pathlib import Path
 
+from .export import NOT_GRADED_YET
+
 DEFAULT_ROOT = "/autograder"
 ROOT_VARIABLE = "AUTOGRADER_ROOT"  # lets tests (and a dry run on a laptop) use another folder
 HIDDEN_VISIBILITY = "after_published"  # hidden checks show once the instructor publishes grades
@@ -68,7 +70,10 @@ def gradescope_results(results: list[dict], missing: list[tuple[str, float]], no
             summary.append(f"{title}: {result['score']:g} / {result['max_score']:g}")
             summary += [f"  note: {n}" for n in result.get("flags", []) + result.get("notes", [])]
         else:
-            tests.append(notebook_test(title, assignment.get("max_score", 0), f"{name}: {result['message']}"))
+            reason = f"{name}: {result['message']}"
+            if result["status"] in NOT_GRADED_YET:
+                reason += "\nThe grader failed, not your notebook: ask your instructor to run the autograder again."
+            tests.append(notebook_test(title, assignment.get("max_score", 0), reason))
             summary.append(f"{title}: 0 / {assignment.get('max_score', 0):g} ({name}: {result['message']})")
     for title, points in missing:
         message = f"No notebook of {title} was found in the submission."

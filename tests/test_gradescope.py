@@ -113,6 +113,16 @@ def test_an_ungraded_or_missing_notebook_stands_in_for_its_assignment():
     assert "No notebook of Initialization was found" in data["tests"][1]["output"]
 
 
+def test_a_kernel_failure_is_not_blamed_on_the_notebook():
+    failed = {**fixture("unreadable"), "status": "kernel_error", "message": "the kernel died while starting"}
+    [test] = gradescope_results([failed], [], [], 0)["tests"]
+    assert test["score"] == 0 and test["max_score"] == 30
+    assert test["output"].startswith("Gradient_Checking.ipynb: the kernel died while starting")
+    assert "ask your instructor to run the autograder again" in test["output"]
+    readable = gradescope_results([fixture("unreadable")], [], [], 0)["tests"][0]["output"]
+    assert "run the autograder again" not in readable
+
+
 # --- the entry, on a Gradescope-like folder ---------------------------------------------------
 
 @pytest.fixture
