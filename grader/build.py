@@ -14,8 +14,9 @@ from nbformat import NotebookNode
 
 from .reader import cell_tags, code_cells
 from .regions import (
-    Extraction, essence, extract, find_functions, function_source, indent_of, is_untouched,
-    normalise_source, placeholder_for,
+    Extraction, aliases_outside, enclosing_loop, essence, extract, find_functions, function_source,
+    indent_of, is_untouched, loop_offset, loop_variable, names_bound, names_mentioned, normalise_source,
+    placeholder_for, shifted,
 )
 from .spec import Assignment
 
@@ -112,6 +113,7 @@ def _syntax_error(source: str) -> SyntaxError | None:
 def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode, *, fallback: bool = True) -> Build:
     cells = scaffold_cells(scaffold)
     located = _Located(code_cells(student))
+    student_lines = located.text.split("\n")
     functions: dict[str, FunctionBuild] = {}
     notes: list[str] = []
     flags: list[str] = []
@@ -127,7 +129,7 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
             cells[home] = splice(cells[home], base, placeholders, None)
             functions[name] = FunctionBuild(name, "missing", f"{name} is not defined in the notebook", (), home)
             continue
-        definitions = find_functions(located.text.split("\n"), name)
+        definitions = find_functions(student_lines, name)
         if len(definitions) > 1:
             flags.append(f"{name} is defined {len(definitions)} times; the last definition "
                          f"({located.describe(mine.span.start)}) was graded")
@@ -135,13 +137,15 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
             {"index": r.index, "code": r.body, "where": located.describe(r.start)} for r in mine.regions
         )
         status, message = _classify(name, mine, placeholders, fallback, located)
+        fitted: list[str] = []
         if status == "fallback":
             whole = function_source(located.text, mine.span)
             shown = ({"index": 0, "code": whole, "where": located.describe(mine.span.start)},)
             cells[home] = splice(cells[home], base, None, whole)
             flags.append(f"{name}: START/END markers deleted; the student's whole definition was graded")
         elif status == "ok":
-            cells[home] = splice(cells[home], base, [r.body for r in mine.regions], None)
+            bodies, fitted = fit_to_scaffold(name, cells[home], base, student_lines, mine)
+            cells[home] = splice(cells[home], base, bodies, None)
         else:
             cells[home] = splice(cells[home], base, placeholders, None)
 
@@ -151,12 +155,53 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
             if error.text:
                 detail += f" in `{error.text.strip()}`"
             cells[home] = splice(scaffold_cells(scaffold)[home], base, placeholders, None)
-            status, message = "syntax_error", f"{name} does not compile: {detail}"
+            status, message, fitted = "syntax_error", f"{name} does not compile: {detail}", []
+        notes.extend(fitted)
         functions[name] = FunctionBuild(name, status, message, shown, home)
 
     whole = tuple(n for n, f in functions.items() if f.status == "fallback")
     notes.extend(_ignored_cells_note(scaffold, student, assignment, whole))
     return Build(cells, functions, notes, flags)
+
+
+def fit_to_scaffold(
+    name: str, scaffold_cell: str, base: Extraction, student_lines: list[str], mine: Extraction,
+) -> tuple[list[str], list[str]]:
+    """The student's region bodies, fitted to our scaffold where theirs was the original course's.
+
+    Two differences are bridged (see regions.py): a loop counting the same steps from
+    another start (the region runs with the loop variable as its own loop counted it), and
+    a plain alias such as ``inc = mini_batch_size`` that the region uses but our scaffold
+    lacks (it is set at the region's start). Returns the bodies and a note for each fit.
+    """
+    assert base.span is not None and mine.span is not None
+    our_lines = scaffold_cell.split("\n")
+    ours = names_bound(function_source(scaffold_cell, base.span))
+    aliases = {alias: target for alias, target in aliases_outside(student_lines, mine.span, mine.regions).items()
+               if alias not in ours and target in ours}
+    bodies, loops, borrowed = [], {}, set()
+    for region, base_region in zip(mine.regions, base.regions):
+        body = region.body
+        if body.strip():
+            needed = [f"{alias} = {target}" for alias, target in aliases.items() if alias in names_mentioned(body)]
+            if needed:
+                body = "\n".join([*needed, body])
+                borrowed.update(needed)
+            written_for = enclosing_loop(student_lines, mine.span, region)
+            runs_in = enclosing_loop(our_lines, base.span, base_region)
+            shift = loop_offset(written_for, runs_in)
+            if shift:
+                body = shifted(body, loop_variable(written_for), shift)
+                loops.setdefault((written_for, runs_in), []).append(str(region.index))
+        bodies.append(body)
+    notes = [f"{name}: {'regions' if len(indexes) > 1 else 'region'} {', '.join(indexes)} "
+             f"{'were' if len(indexes) > 1 else 'was'} written inside `{written_for}` and ran inside our "
+             f"`{runs_in}`, with `{loop_variable(written_for)}` counted as in its own loop."
+             for (written_for, runs_in), indexes in loops.items()]
+    if borrowed:
+        notes.append(f"{name}: `{'`, `'.join(sorted(borrowed))}` from the notebook's own code around the "
+                     "regions was kept, because a region uses it.")
+    return bodies, notes
 
 
 def _classify(name: str, mine: Extraction, placeholders: list[str], fallback: bool, located: _Located) -> tuple[str, str]:
