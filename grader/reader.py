@@ -65,17 +65,29 @@ def parse_notebook(raw: bytes) -> NotebookNode:
 
 
 def _fill_optional_fields(data: dict) -> None:
-    """Some editors leave out fields the schema requires but grading never needs."""
-    data.setdefault("metadata", {})
+    """Some editors leave out fields the schema requires but grading never needs.
+
+    Saved outputs and metadata are never graded, so damaged ones (an output that is not
+    an object, ``null`` where a list or object belongs) are dropped instead of costing the
+    student the notebook.
+    """
+    if not isinstance(data.get("metadata"), dict):
+        data["metadata"] = {}
     data.setdefault("nbformat_minor", 0)
     for cell in data.get("cells", []) if isinstance(data.get("cells"), list) else []:
         if not isinstance(cell, dict):
             continue
-        cell.setdefault("metadata", {})
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = {}
         cell.setdefault("source", "")
         if cell.get("cell_type") == "code":
-            cell.setdefault("outputs", [])
+            outputs = cell.get("outputs")
+            cell["outputs"] = [o for o in outputs if _sound_output(o)] if isinstance(outputs, list) else []
             cell.setdefault("execution_count", None)
+
+
+def _sound_output(output) -> bool:
+    return isinstance(output, dict) and isinstance(output.get("data", {}), dict)
 
 
 def _looks_like_python(text: str) -> bool:
