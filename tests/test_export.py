@@ -319,3 +319,41 @@ def test_missing_gradebook_or_results_folder(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     code, _, err = run(capsys, "export", "csv", "--results", tmp_path / "empty")
     assert code == 2 and err.startswith("error: no graded submissions in")
+
+
+def make_gradebook(path: Path, klass: list[ClassRecord]) -> Path:
+    """A gradebook holding the class, written through the gradebook's own API."""
+    from grader.gradebook import Gradebook, Item
+
+    with Gradebook(path) as book:
+        run_id = book.start_run({})
+        for record in klass:
+            items = [Item(path=f"{record.student.key}/{slug}.ipynb", name=f"{slug}.ipynb", sha256=f"{slug}-sha",
+                          requested=None, result=res, version="v1") for slug, res in record.results.items()]
+            book.record_student(run_id, record.student, items)
+        book.finish_run(run_id, "finished", {})
+    return path
+
+
+def test_export_reads_the_gradebook(capsys, klass, tmp_path):
+    gradebook = make_gradebook(tmp_path / "gradebook.sqlite", klass)
+    code, stdout, err = run(capsys, "export", "canvas", "--gradebook", gradebook, "--canvas-id", "initialization=5",
+                            "--canvas-id", "gradient_checking=6", "--canvas-id", "optimization=7")
+    assert code == 0, err
+    rows = rows_of(stdout)
+    assert rows[0][5:] == ["Gradient Checking (6)", "Initialization (5)", "Optimization methods (7)"]
+    by_id = {row[1]: row for row in rows[2:]}
+    assert by_id["101"] == ['Doe, Jane "JD"', "101", "S-1", "jdoe", "Section A", "", "30", "24.5"]
+    assert by_id["103"][5:] == ["0", "", ""]
+    assert err == ""
+    code, stdout, err = run(capsys, "export", "moodle", "--gradebook", gradebook, "--identifier", "email")
+    assert code == 1 and "Ann Noemail" in err
+    assert {row[0] for row in rows_of(stdout)[1:]} == {"jane@example.org", "zoe@example.org", "carl@example.org"}
+
+
+def test_a_file_that_is_not_a_gradebook(capsys, tmp_path):
+    bogus = tmp_path / "gradebook.sqlite"
+    bogus.write_text("not a database, just text " * 100, encoding="utf-8")
+    code, stdout, err = run(capsys, "export", "csv", "--gradebook", bogus)
+    assert code == 2 and stdout == ""
+    assert err.startswith("error: ") and "gradebook" in err and len(err.strip().splitlines()) == 1
