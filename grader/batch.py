@@ -17,20 +17,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 import signal
 import statistics
-import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Callable, Iterator
 
 from .gradebook import Gradebook, Item
 from .intake import Intake, StudentWork
+from .pool import Pool, crashed_result
+from .progress import Progress, format_summary  # noqa: F401  (the CLI imports them from here)
 from .records import Student
 
 EXIT_INTERRUPTED = 130
@@ -117,11 +115,12 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
                 progress.start(len(todo))
             if todo:
                 warm = _Warmer(catalog)
-                with _Pool(summary.workers, _worker_config(catalog, settings)) as pool:
+                with Pool(summary.workers, _worker_config(catalog, settings)) as pool:
                     tick = progress.redraw if progress else (lambda: None)
-                    for plan, results, why in pool.run(todo, before=warm.for_plan, tick=tick):
+                    for plan, results, why in pool.run(todo, task=_task, before=warm.for_plan, tick=tick):
                         if results is None:  # the worker died
-                            results = [crashed_result(catalog, plan, i, why) for i in plan.to_grade]
+                            results = [crashed_result(catalog, plan.work.student.key, sub.path, sub.assignment, why)
+                                       for sub in (plan.work.submissions[i] for i in plan.to_grade)]
                         with interrupts.deferred():
                             writer.finish(plan, results)
                         if progress:
@@ -375,8 +374,6 @@ class _Warmer:
         return self.catalog.recognise(nb)[0]
 
 
-# --- the pool --------------------------------------------------------------------------------
-
 def _quiet_progress(on_result, progress):
     """``on_result`` with the progress line cleared first, so printed lines do not mix with it."""
     if on_result is None or progress is None:
@@ -394,315 +391,7 @@ def _worker_config(catalog, settings: Settings) -> dict:
             "fallback": settings.fallback, "hidden": sorted(hidden)}
 
 
-class _Worker:
-    def __init__(self, context, config: dict):
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=worker_main, args=(child, config, os.getpid()), daemon=True)
-        self.process.start()
-        child.close()
-        self.task: _Plan | None = None
-
-
-class _Pool:
-    """N worker processes, one student each at a time; a dead worker is replaced."""
-
-    def __init__(self, size: int, config: dict):
-        self.context = multiprocessing.get_context("spawn")  # no inherited threads or open files
-        self.config = config
-        self.size = size
-        self.workers: list[_Worker] = []
-
-    def __enter__(self) -> "_Pool":
-        # Ctrl-C reaches the whole process group; workers must not see it before they can ignore it.
-        with _sigint_blocked():
-            self.workers = [_Worker(self.context, self.config) for _ in range(self.size)]
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def run(self, plans: list[_Plan], *, before: Callable[[_Plan], None],
-            tick: Callable[[], None]) -> Iterator[tuple[_Plan, list[dict] | None, str]]:
-        """(plan, results, "") per student as workers finish; (plan, None, why) when a worker died."""
-        waiting = list(reversed(plans))
-        while True:
-            for worker in self.workers:
-                if worker.task is None and waiting:
-                    plan = waiting.pop()
-                    before(plan)
-                    worker.task = plan
-                    worker.conn.send(_task(plan))
-            busy = [w for w in self.workers if w.task is not None]
-            if not busy:
-                return
-            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0)
-            tick()
-            for worker in busy:
-                if worker.conn in ready or worker.process.sentinel in ready:
-                    yield self._collect(worker)
-
-    def _collect(self, worker: _Worker) -> tuple[_Plan, list[dict] | None, str]:
-        plan, worker.task = worker.task, None
-        try:
-            if worker.conn.poll():
-                return plan, worker.conn.recv(), ""
-        except (EOFError, OSError):
-            pass
-        worker.process.join(timeout=5)
-        code = worker.process.exitcode
-        self._replace(worker)
-        return plan, None, f"the grading process stopped while grading this student (exit code {code})"
-
-    def _replace(self, worker: _Worker) -> None:
-        index = self.workers.index(worker)
-        with _sigint_blocked():
-            self.workers[index] = _Worker(self.context, self.config)
-        worker.conn.close()
-
-    def stop(self) -> None:
-        """Ask every worker to stop (it stops its kernels first), then make sure."""
-        for worker in self.workers:
-            with contextlib.suppress(OSError, ValueError):
-                if worker.process.is_alive():
-                    if worker.task is None:
-                        worker.conn.send(None)
-                    else:
-                        worker.process.terminate()
-        for worker in self.workers:
-            worker.process.join(timeout=10)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join(timeout=5)
-            worker.conn.close()
-        self.workers = []
-
-
 def _task(plan: _Plan) -> dict:
     subs = [plan.work.submissions[i] for i in plan.to_grade]
     return {"student": plan.work.student.key, "notebooks": [str(s.path) for s in subs],
             "assignments": [s.assignment for s in subs]}
-
-
-def crashed_result(catalog, plan: _Plan, index: int, message: str) -> dict:
-    sub = plan.work.submissions[index]
-    return _crashed(catalog, plan.work.student.key, sub.path, sub.assignment, message)
-
-
-def _crashed(catalog, student: str, path: Path, slug: str | None, message: str) -> dict:
-    """A ``crashed`` result (graded again next run), with the assignment when the name told it."""
-    from .results import failed_result
-
-    assignment = catalog.get(slug) if slug else catalog.guess_from_name(Path(path).name)
-    source = {"path": str(path), "sha256": _sha256(Path(path))}
-    return failed_result(catalog, student, source, "crashed", message, assignment)
-
-
-@contextlib.contextmanager
-def _sigint_blocked():
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-# --- inside a worker ---------------------------------------------------------------------------
-
-def worker_main(conn, config: dict, parent: int) -> None:
-    """Grade students sent by the parent until it sends None, goes away, or says stop (SIGTERM)."""
-    signal.signal(signal.SIGINT, lambda *_: None)  # the parent decides; a handler, not SIG_IGN, so kernels
-    signal.signal(signal.SIGTERM, lambda *_: _stop_worker())  # do not inherit it
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-    from .assignment import Catalog
-
-    catalog = Catalog(Path(config["solutions"]), cache_dir=Path(config["cache_dir"]) if config["cache_dir"] else None)
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            break
-        if task is None:
-            break
-        conn.send(_grade_task(task, catalog, config))
-    _stop_worker(code=0)
-
-
-def _grade_task(task: dict, catalog, config: dict) -> list[dict]:
-    from .grading import grade_student
-
-    notebooks = [Path(p) for p in task["notebooks"]]
-    extra = _engine_options(grade_student, config)
-    try:
-        return grade_student(notebooks, catalog, student=task["student"], assignments=task["assignments"],
-                             fallback=config["fallback"], **extra)
-    except Exception as exc:  # a grader bug must cost one student, not the class
-        message = f"the grader failed on this student: {type(exc).__name__}: {exc}"
-        return [_crashed(catalog, task["student"], p, slug, message) for p, slug in zip(notebooks, task["assignments"])]
-
-
-def _engine_options(grade_student, config: dict) -> dict:
-    """Folders the kernels must not see (the gradebook, the reports), when the engine takes them."""
-    import inspect
-
-    if "options" not in inspect.signature(grade_student).parameters:
-        return {}
-    try:
-        from .execute import Options
-    except ImportError:
-        return {}
-    return {"options": Options(hidden=list(config["hidden"]))}
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    _stop_worker()
-
-
-def _stop_worker(code: int = 1) -> None:
-    """Kill every process this worker started (kernels lead process groups of their own), then exit."""
-    mine = descendants(os.getpid())
-    for pid in mine:
-        with contextlib.suppress(OSError):
-            if os.getpgid(pid) == pid:
-                os.killpg(pid, signal.SIGKILL)
-            os.kill(pid, signal.SIGKILL)
-    for pid in mine:
-        with contextlib.suppress(OSError):
-            os.waitpid(pid, 0)  # only our own children can be reaped; others go to init
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, from Linux's /proc (elsewhere: none found, and the
-    kernels stop by themselves once they see their parent gone)."""
-    parents: dict[int, int] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                text = f.read()
-        except OSError:
-            continue
-        fields = text[text.rfind(")") + 2:].split()
-        if len(fields) > 1 and fields[1].isdigit():
-            parents[int(entry)] = int(fields[1])
-    found, frontier = [], [pid]
-    while frontier:
-        current = frontier.pop()
-        children = [child for child, parent in parents.items() if parent == current]
-        found += children
-        frontier += children
-    return found
-
-
-# --- the progress bar ----------------------------------------------------------------------------
-
-class Progress:
-    """One line on a terminal: done/total students, failures so far, time left. Silent elsewhere."""
-
-    def __init__(self, stream=None, *, enabled: bool | None = None):
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.total = self.done = self.failed = 0
-        self.started = time.monotonic()
-        self.shown = False
-
-    def start(self, total: int) -> None:
-        self.total, self.started = total, time.monotonic()
-        self._draw()
-
-    def update(self, done: int, failed: int) -> None:
-        self.done, self.failed = done, failed
-        self._draw()
-
-    def clear(self) -> None:
-        if self.enabled and self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.shown = False
-
-    def redraw(self) -> None:
-        self._draw()
-
-    def close(self) -> None:
-        self.clear()
-        self.total = 0
-
-    def line(self) -> str:
-        width = 24
-        filled = round(width * self.done / self.total) if self.total else width
-        bar = "#" * filled + "." * (width - filled)
-        text = f"grading [{bar}] {self.done}/{self.total} students"
-        if self.failed:
-            text += f", {self.failed} failed"
-        return text + f", {self._left()}"
-
-    def _left(self) -> str:
-        if not self.done:
-            return "time left: estimating"
-        seconds = (time.monotonic() - self.started) / self.done * (self.total - self.done)
-        return f"about {_duration(seconds)} left" if self.done < self.total else "done"
-
-    def _draw(self) -> None:
-        if not self.enabled or not self.total:
-            return
-        self.stream.write("\r\x1b[K" + self.line())
-        self.stream.flush()
-        self.shown = True
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-# --- the summary table -----------------------------------------------------------------------------
-
-def format_summary(summary: Summary, *, out: Path, gradebook: Path) -> str:
-    """The table printed at the end of a run; problem rows only when there is something to say."""
-    rows = [("students", str(summary.students)),
-            ("notebooks", f"{summary.notebooks}  (graded now {summary.graded}, unchanged {summary.unchanged})")]
-    optional = [("failed to read", summary.failed_to_read, "unreadable or not an assignment's notebook"),
-                ("crashed", summary.crashed, "graded again on the next run"),
-                ("timed out", summary.timed_out, "graded; some checks hit the time limit"),
-                ("files not matched", summary.unmatched, "listed with -v and in the class overview"),
-                ("older attempts", summary.superseded, "not graded: a later attempt was"),
-                ("on roster, no file", summary.not_submitted, "")]
-    rows += [(label, f"{count}  ({why})" if why else str(count)) for label, count, why in optional if count]
-    if summary.average is not None:
-        parts = [f"{title} {_number(avg)} / {_number(top)}" for title, (avg, top) in summary.averages.items()]
-        rows.append(("average score", f"{_number(summary.average)} / {_number(summary.max_total)}"
-                                      + (f"  ({', '.join(parts)})" if parts else "")))
-    width = max(len(label) for label, _ in rows)
-    head = f"run {summary.run_id} {summary.status} in {_duration(summary.seconds)}"
-    head += f" with {summary.workers} worker{'s' * (summary.workers != 1)}" if summary.workers else ""
-    lines = [head] + [f"  {label:<{width}}  {value}" for label, value in rows]
-    where = f"reports under {out}/, gradebook {gradebook}"
-    if summary.overview:
-        where += f", class overview {summary.overview}"
-    return "\n".join(lines + [where])
-
-
-def _number(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:g}"
