@@ -127,7 +127,7 @@ def grade_submission(submission: Path, solutions: Path) -> dict:
             notes.append(f"{path.name} was not graded: {result['message'] or 'another notebook was graded instead'}")
     missing = [(a.title, a.full_points or a.points) for a in catalog.assignments if a.slug not in chosen]
     if not chosen:
-        notes.append("No notebook could be graded: upload your .ipynb file(s) as they are, not zipped or renamed.")
+        notes.append("No notebook could be graded: the submission holds no .ipynb file of these assignments.")
     return gradescope_results(results, missing, notes, time.monotonic() - started)
 
 
