@@ -3,9 +3,12 @@
 The parent sends a task (a student's key, notebooks and assignments) to an idle worker
 and waits on all of them at once. A worker:
 
-* ignores Ctrl-C (the parent decides what an interrupt means);
-* on SIGTERM, or when its parent disappears (``kill -9``), kills every process it started
-  (Jupyter kernels lead process groups of their own, so each group is killed whole) and exits;
+* lives in a process group of its own, so a terminal's Ctrl-C reaches only the parent,
+  which decides what an interrupt means;
+* on ``STOP_SIGNAL`` (or SIGTERM), or when its parent disappears (``kill -9``), kills every
+  process it started (Jupyter kernels lead process groups of their own, so each group is
+  killed whole) and exits. The parent stops workers with ``STOP_SIGNAL`` because nbclient
+  takes over SIGINT and SIGTERM while a notebook runs;
 * answers every task with one result per notebook, even when the grader itself fails.
 
 A worker that dies while grading costs only its student; the pool starts a new one.
@@ -23,6 +26,8 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+STOP_SIGNAL = getattr(signal, "SIGUSR1", signal.SIGTERM)
+
 
 class Pool:
     """``size`` spawned workers; ``run`` hands them tasks and yields answers as they come."""
@@ -34,7 +39,7 @@ class Pool:
         self.workers: list[_Worker] = []
 
     def __enter__(self) -> "Pool":
-        with _sigint_blocked():  # Ctrl-C reaches the whole process group; not before workers can ignore it
+        with _sigint_blocked():  # until a new worker has left the terminal's process group
             self.workers = [_Worker(self.context, self.config) for _ in range(self.size)]
         return self
 
@@ -85,7 +90,7 @@ class Pool:
                     if worker.item is None:
                         worker.conn.send(None)
                     else:
-                        worker.process.terminate()
+                        os.kill(worker.process.pid, STOP_SIGNAL)
         for worker in self.workers:
             worker.process.join(timeout=10)
             if worker.process.is_alive():
@@ -120,8 +125,9 @@ def _sigint_blocked():
 
 def worker_main(conn, config: dict, parent: int) -> None:
     """Grade students sent by the parent until it sends None, goes away, or says stop (SIGTERM)."""
-    # A handler rather than SIG_IGN: kernels started from here must not inherit "ignore Ctrl-C".
-    signal.signal(signal.SIGINT, lambda *_: None)
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpgid(0, 0)
+    signal.signal(STOP_SIGNAL, lambda *_: stop_worker())
     signal.signal(signal.SIGTERM, lambda *_: stop_worker())
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
