@@ -276,6 +276,43 @@ def _parent(pid: int) -> int:
         return -1
 
 
+# --- regrading -----------------------------------------------------------------------------------
+
+@pytest.mark.kernel
+def test_force_and_a_changed_check_spec_regrade_and_keep_history(capsys, tiny_submission, tmp_path):
+    from conftest import TINY_FILES, TINY_SOURCE
+
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    for name in TINY_FILES:
+        shutil.copyfile(TINY_SOURCE / name, solutions / name)
+    folder = tmp_path / "class"
+    tiny_submission("alice", "y = factor * x", folder=folder)
+    tiny_submission("bob", "y = x + factor", folder=folder)
+    out = tmp_path / "out"
+
+    def run(*extra) -> dict:
+        assert main(["grade", str(folder), "--solutions", str(solutions), "--out", str(out), "-q", *extra]) == 0
+        capsys.readouterr()
+        return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+    assert run()["graded"] == 2
+    assert run()["graded"] == 0
+    assert run("--force")["graded"] == 2
+    spec = solutions / "Tiny.checks.py"  # the instructor gives the public check more points
+    text = spec.read_text(encoding="utf-8")
+    text = text.replace('"scale_public", "scale", points=2', '"scale_public", "scale", points=4')
+    spec.write_text(text.replace('notebook="Tiny.ipynb", points=5', 'notebook="Tiny.ipynb", points=7'),
+                    encoding="utf-8")
+    assert run()["graded"] == 2
+    with Gradebook(out / "gradebook.sqlite", create=False) as book:
+        records = {r.student.key: r for r in book.class_records()}
+        history = book.history("alice", "tiny")
+    assert records["alice"].score == 7 and records["bob"].score == 0
+    assert [h["score"] for h in history] == [5, 5, 7]
+    assert len({h["assignment_version"] for h in history}) == 2
+
+
 # --- without a kernel --------------------------------------------------------------------------
 
 def test_a_worker_that_dies_costs_only_its_task(tmp_path):
