@@ -173,20 +173,50 @@ def _namespaces(limits: Limits, workdir: str, hidden: list[str], done: Containme
             if os.path.isdir(path) and not _under(path, PRIVATE_SCRATCH):
                 _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
         done.active.append("hidden grader files")
+        _read_only_everywhere(libc)
+        done.active.append("read-only file system")
         # Fresh scratch space; the working directory (itself under /tmp) is bound back in.
         keep = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
+        # A Python installed under /tmp (a throw-away venv) must stay visible, read-only.
+        pythons = [(os.open(p, os.O_PATH | os.O_DIRECTORY), p) for p in
+                   sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)})
+                   if _under(p, PRIVATE_SCRATCH)]
         size = f"size={max(limits.file_bytes, 16 * MiB)},mode=1777"
         for path in PRIVATE_SCRATCH:
             if os.path.isdir(path):
                 _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
-        if _under(workdir, PRIVATE_SCRATCH):
-            os.makedirs(workdir, exist_ok=True)
-            _mount(libc, f"/proc/self/fd/{keep}", workdir, None, MS_BIND)
+        for fd, path in pythons:
+            os.makedirs(path, exist_ok=True)
+            _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
+        os.makedirs(workdir, exist_ok=True)  # inside the fresh scratch, when it lies there
+        _mount(libc, f"/proc/self/fd/{keep}", workdir, None, MS_BIND)
+        _mount(libc, None, workdir, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV)  # the one writable place
         os.close(keep)
         done.active.append("private mounts")
     except OSError as exc:
         done.inactive.setdefault("hidden grader files", str(exc))
         done.inactive.setdefault("private mounts", str(exc))
+
+
+# Mount options that must be kept when a mount is made read-only (else the kernel refuses).
+_KEPT_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": 8, "noatime": 1024,
+                 "nodiratime": 2048, "relatime": 1 << 21}
+MS_REMOUNT = 32
+
+
+def _read_only_everywhere(libc) -> None:
+    """Every mount read-only (kernel file systems aside): no world-writable folder is left."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        mounts = [line.split() for line in fh]
+    for fields_ in mounts:
+        target = fields_[4].encode().decode("unicode_escape")
+        if target.startswith(("/proc", "/sys", "/dev")) or "ro" in fields_[5].split(","):
+            continue
+        flags = MS_BIND | MS_REMOUNT | MS_RDONLY
+        for option in fields_[5].split(","):
+            flags |= _KEPT_OPTIONS.get(option, 0)
+        _mount(libc, None, target, None, flags)
 
 
 def _make_reachable(libc, keep: list[str]) -> None:

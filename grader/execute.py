@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -62,6 +63,7 @@ class Execution:
     restarts: int = 0
     output_chars: int = 0
     notes: list[str] = field(default_factory=list)
+    failed: bool = False  # no kernel could run this notebook: a fault of the grading machine
 
 
 @dataclass
@@ -138,8 +140,10 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
         sandbox = Sandbox(workdir, limits.updated(contain=options.contain and limits.contain), hidden,
                           uid=kernel_uid(), fork=options.fork)
         km = kernel_manager(sandbox)
-        cells = [kernel_setup_source()] + [run_job_source(str(d)) for d in dirs]
+        # What nbclient sees: one cell per notebook; the first also installs the harness.
+        cells = [run_job_source(str(d)) for d in dirs]
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in cells])
+        setup = kernel_setup_source()
         client = _Client(nb, km=km, timeout=STARTUP_SECONDS, allow_errors=True, record_timing=False,
                          startup_timeout=STARTUP_SECONDS)
         try:
@@ -147,7 +151,6 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
                 async with client.async_setup_kernel():
                     for i in pending:
                         results[i].containment = km.containment.to_dict()
-                    await client.async_execute_cell(nb.cells[0], 0)
                     while pending:
                         i = pending[0]
                         budget = jobs[i].limits.submission_seconds - spent[i]
@@ -156,11 +159,12 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
                                                        "(the time limit for a whole notebook)")
                             pending.pop(0)
                             continue
-                        cell = nbformat.v4.new_code_cell(run_job_source(str(dirs[i]), stopped_by[i]))
-                        client.timeout = budget
+                        cell = nbformat.v4.new_code_cell(setup + run_job_source(str(dirs[i]), stopped_by[i]))
+                        setup = ""
+                        client.timeout = max(1, math.ceil(budget))  # nbclient takes whole seconds
                         started = time.perf_counter()
                         try:
-                            await client.async_execute_cell(cell, i + 1)
+                            await client.async_execute_cell(cell, i)
                         finally:
                             spent[i] += time.perf_counter() - started
                             results[i].seconds += time.perf_counter() - started
@@ -179,7 +183,7 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
         except Exception as exc:  # the kernel never started, or nbclient failed: say so, lose nothing
             reason = f"the kernel failed: {type(exc).__name__}: {exc}"
             for i in pending:
-                results[i].kernel_error = reason
+                results[i].kernel_error, results[i].failed = reason, True
             return
 
 

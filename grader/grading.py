@@ -93,6 +93,8 @@ def _notebook_result(catalog: Catalog, chosen: Assignment, student: str, source:
     notes += run.execution.notes
     result = notebook_result(catalog, chosen, student, source, functions, notes, run.build.flags, timing)
     result["containment"] = run.execution.containment
+    if run.execution.failed:  # not the student's doing: say so, so that a rerun grades it
+        result["status"], result["message"] = "kernel_error", run.execution.kernel_error
     return result
 
 
@@ -103,8 +105,9 @@ def default_hidden(catalog: Catalog, notebooks: list[Path], extra: list[str]) ->
     """
     import grader
 
-    wanted = [catalog.folder, Path(grader.__file__).parent, Path.home(), *[Path(p).parent for p in notebooks],
-              *map(Path, extra)]
+    # A notebook's folder and the one above it: the student's own, and the class's.
+    near = [folder for p in notebooks for folder in Path(p).resolve().parents[:2]]
+    wanted = [catalog.folder, Path(grader.__file__).parent, Path.home(), *near, *map(Path, extra)]
     keep = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.executable)]
     hidden = []
     for path in wanted:
@@ -141,7 +144,7 @@ def _grade_check(
     if status != "ok":
         cell_error = run.execution.cell_errors.get(fb.cell)
         if status == "timeout":
-            message = f"{check.function} did not finish within {assignment.cell_timeout:g} s (the cell time limit)"
+            message = f"{check.function} did not finish within {run.limits.cell_seconds:g} s (the time limit per check)"
         elif cell_error:
             message = f"defining {check.function} raised {cell_error['ename']}: {cell_error['evalue']}"
         else:

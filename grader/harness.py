@@ -177,6 +177,7 @@ class KernelHarness:
             raise CheckTimeout("no answer within %g s" % job["check_seconds"])
 
         signal.signal(signal.SIGALRM, on_alarm)
+        clock = {"started": time.perf_counter()}
         try:
             for index, source in enumerate(job["cells"]):
                 name = "<cell %d>" % index
@@ -193,6 +194,7 @@ class KernelHarness:
                 for function in job["defines"].get(str(index), []):
                     if callable(namespace.get(function)):
                         graded[function] = namespace[function]
+            clock["defined"] = time.perf_counter()
             with np.load(os.path.join(job_dir, "inputs.npz"), allow_pickle=False) as data:
                 calls = json.loads(str(data["skeleton"]))
                 for check in job["checks"]:
@@ -200,7 +202,10 @@ class KernelHarness:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
-        _write_json(os.path.join(out_dir, "done.json"), {"output_chars": job.get("output_chars", 0) - budget[0]})
+        _write_json(os.path.join(out_dir, "done.json"), {
+            "output_chars": job.get("output_chars", 0) - budget[0],
+            "define_seconds": clock["defined"] - clock["started"],
+            "check_seconds": time.perf_counter() - clock["defined"]})
 
     def _check(self, check, spec, data, graded, out_dir, seconds, stopped_by):
         import signal
@@ -211,11 +216,12 @@ class KernelHarness:
             return
         if os.path.exists(started):  # the check that was running when the last kernel stopped
             timed_out = stopped_by == "timeout"
-            write_npz(out_path, {"status": "timeout" if timed_out else "error",
-                                 "ename": "GraderTimeout" if timed_out else "KernelDied",
-                                 "evalue": "no answer within the time limit" if timed_out else
-                                 "the kernel died during this check (a crash, os._exit, a kill or a limit)",
-                                 "traceback": []}, [])
+            write_npz(out_path, encode({
+                "status": "timeout" if timed_out else "error",
+                "ename": "GraderTimeout" if timed_out else "KernelDied",
+                "evalue": "no answer within the time limit" if timed_out else
+                "the kernel died during this check (a crash, os._exit, a kill or a limit)",
+                "traceback": []}, None), [])
             return
         open(started, "w").close()
         kwargs = decode(spec["kwargs"], data)  # a fresh copy for every call; only this check's arrays
@@ -230,8 +236,8 @@ class KernelHarness:
         try:
             skeleton_out = encode(out, out_arrays)
         except Exception as exc:  # an output we cannot even describe
-            skeleton_out = {"status": "error", "ename": type(exc).__name__,
-                            "evalue": "the result could not be sent back: %s" % exc, "traceback": []}
+            skeleton_out = encode({"status": "error", "ename": type(exc).__name__,
+                                   "evalue": "the result could not be sent back: %s" % exc, "traceback": []}, None)
             out_arrays = []
         write_npz(out_path, skeleton_out, out_arrays)
 

@@ -69,23 +69,31 @@ def kernel_main(request: dict, ready_fd: int) -> None:
 
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the server ignores it; students may wait()
-        os.setsid()  # a process group of its own, killed as one
+        if os.getsid(0) != os.getpid():
+            os.setsid()  # a process group of its own, killed as one
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         limits = Limits(**request["limits"])
+        clock = time.perf_counter()
         done = contain(limits, request["workdir"], request["hidden"], request["uid"])
+        contained = time.perf_counter() - clock
         sys.path[:] = [p for p in sys.path if p and not p.startswith(os.getcwd())]
         from ipykernel.kernelapp import IPKernelApp
 
         app = IPKernelApp.instance()
         app.initialize(["-f", request["connection_file"], *KERNEL_ARGS])
-        os.write(ready_fd, json.dumps(done.to_dict()).encode() + b"\n" + READY)
+        timing = {"contain": contained, "initialize": time.perf_counter() - clock - contained}
+        os.write(ready_fd, json.dumps({**done.to_dict(), "timing": timing}).encode() + b"\n" + READY)
         os.close(ready_fd)
         app.start()
     except BaseException as exc:  # report why, then die: the grader turns it into a message
         try:
-            os.write(ready_fd, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")
+            import traceback
+
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            message = f"{type(exc).__name__}: {exc} (in {Path(where.filename).name}, line {where.lineno})"
+            os.write(ready_fd, json.dumps({"error": message}).encode() + b"\n")
         except OSError:
             pass
     os._exit(1)
@@ -224,7 +232,10 @@ class _Process:
         return code
 
     def send_signal(self, signum: int) -> None:
-        os.kill(self.pid, signum)
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:  # already gone: nothing left to signal
+            pass
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -281,15 +292,20 @@ class QuickClient(AsyncKernelClient):
             if time.monotonic() > deadline or not await self._async_is_alive():
                 raise RuntimeError("the kernel did not answer")
 
+    wait_for_ready = _async_wait_for_ready  # the base class binds the name to its own method
+
 
 def kernel_manager(sandbox: Sandbox) -> AsyncKernelManager:
     """An ``AsyncKernelManager`` that starts its kernel in ``sandbox``."""
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(sandbox.workdir / ".kernel"),
+    kernel_id = uuid.uuid4().hex
+    # Socket paths of their own: a restarted kernel must not meet its predecessor's clients.
+    prefix = sandbox.workdir / f".kernel-{kernel_id[:8]}"
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(prefix),
                             client_class=f"{__name__}.QuickClient")
-    km.kernel_id = str(uuid.uuid4())
+    km.kernel_id = kernel_id
     km.sandbox = sandbox
     km.containment = Containment()
-    km.connection_file = str(sandbox.workdir / ".kernel.json")
+    km.connection_file = f"{prefix}.json"
     km.provisioner = SandboxProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
     return km
 

@@ -20,6 +20,7 @@ class Run:
     build: Build
     execution: Execution
     calls: dict[str, Call]
+    limits: Limits = Limits()
 
 
 @dataclass
@@ -82,7 +83,7 @@ def plan(assignment: Assignment, scaffold: NotebookNode, submission: NotebookNod
 def run_plans(plans: list[Plan], options: Options | None = None) -> list[Run]:
     """All plans (one student's notebooks) in one kernel."""
     executions = execute_jobs([p.job for p in plans], options) if plans else []
-    return [Run(p.build, e, p.calls) for p, e in zip(plans, executions)]
+    return [Run(p.build, e, p.calls, p.job.limits) for p, e in zip(plans, executions)]
 
 
 def run_checks(

@@ -1,0 +1,138 @@
+"""The kernel engine on the tiny assignment: restarts, time limits, containment, output caps.
+
+Each test writes a submission whose region misbehaves in one way and asserts what
+the student's result says, and that the check that did not misbehave still counts.
+The tiny assignment has two checks: ``scale_public`` (factor 3) and the hidden
+``scale_negative`` (factor -2).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from grader.assignment import Catalog
+from grader.execute import Options
+from grader.grading import grade_notebook
+
+pytestmark = pytest.mark.kernel
+
+ON_LINUX = sys.platform.startswith("linux")
+
+
+@pytest.fixture
+def catalog(tiny_warm):
+    return Catalog(tiny_warm)
+
+
+def checks_of(result: dict) -> dict[str, dict]:
+    return {c["name"]: c for f in result["functions"] for c in f["checks"]}
+
+
+def test_a_crash_costs_its_check_and_a_fresh_kernel_runs_the_rest(catalog, tiny_submission):
+    path = tiny_submission("exits_on_positive_factor",
+                           "import os\nif factor > 0:\n    os._exit(1)\ny = factor * x")
+    result = grade_notebook(path, catalog)
+    checks = checks_of(result)
+    assert checks["scale_public"]["status"] == "error"
+    assert "kernel died during this check" in checks["scale_public"]["message"]
+    assert checks["scale_negative"]["status"] == "passed"
+    assert result["score"] == checks["scale_negative"]["max_points"]
+    assert any("restarted" in note for note in result["notes"])
+
+
+def test_each_check_has_its_own_time_limit(catalog, tiny_submission):
+    path = tiny_submission("loops_on_positive_factor", "while factor > 0:\n    pass\ny = factor * x")
+    result = grade_notebook(path, catalog, limits={"cell_seconds": 1})
+    checks = checks_of(result)
+    assert checks["scale_public"]["status"] == "timeout"
+    assert "did not finish within 1 s" in checks["scale_public"]["message"]
+    assert checks["scale_negative"]["status"] == "passed"
+
+
+def test_a_loop_that_swallows_the_timeout_is_stopped_by_the_notebook_budget(catalog, tiny_submission):
+    region = ("while True:\n    try:\n        while True:\n            pass\n"
+              "    except BaseException:\n        pass\ny = factor * x")
+    result = grade_notebook(tiny_submission("swallows_interrupts", region), catalog,
+                            limits={"cell_seconds": 1, "submission_seconds": 4})
+    assert result["status"] == "graded"
+    assert result["score"] == 0
+    assert {c["status"] for c in checks_of(result).values()} <= {"timeout", "error"}
+    assert any("time limit" in note for note in result["notes"]) or any(
+        "time limit" in c["message"] for c in checks_of(result).values())
+
+
+def test_printing_is_capped_and_the_grade_unchanged(catalog, tiny_submission):
+    path = tiny_submission("prints_five_megabytes", "print('x' * 5_000_000)\ny = factor * x")
+    result = grade_notebook(path, catalog)
+    assert result["score"] == result["max_score"]
+    assert any("only the first" in note for note in result["notes"])
+
+
+def test_spawned_kernel_grades_like_a_forked_one(catalog, tiny_submission):
+    path = tiny_submission("correct_spawned", "y = factor * x")
+    result = grade_notebook(path, catalog, options=Options(fork=False))
+    assert result["score"] == result["max_score"]
+
+
+def test_a_limit_too_small_for_any_kernel_is_reported_not_graded_zero(catalog, tiny_submission):
+    path = tiny_submission("correct_but_no_memory", "y = factor * x")
+    result = grade_notebook(path, catalog, limits={"memory_bytes": 20 * 2**20})
+    assert result["status"] == "kernel_error"
+    assert "kernel" in result["message"]
+
+
+@pytest.mark.skipif(not ON_LINUX, reason="namespaces and user switching are Linux features")
+class TestContainment:
+    """What a kernel can see and do on Linux (CI runs as root, where everything applies)."""
+
+    def test_protections_are_active_and_recorded(self, catalog, tiny_submission):
+        result = grade_notebook(tiny_submission("correct_contained", "y = factor * x"), catalog)
+        active = set(result["containment"]["active"])
+        assert {"memory limit", "CPU time limit", "file size limit", "scrubbed environment",
+                "no network", "hidden grader files", "private mounts"} <= active, result["containment"]
+        if os.geteuid() == 0:
+            assert "own user" in active
+
+    def test_solutions_and_secrets_are_out_of_reach(self, catalog, tiny_submission, tiny_warm, monkeypatch):
+        monkeypatch.setenv("GRADER_TEST_SECRET", "hunter2")
+        spec = tiny_warm / "Tiny.checks.py"
+        region = (
+            "import os\n"
+            f"can_read = os.path.exists({str(spec)!r})\n"
+            "leaked = 'GRADER_TEST_SECRET' in os.environ\n"
+            "y = factor * x if not (can_read or leaked) else x * 0"
+        )
+        result = grade_notebook(tiny_submission("peeks_at_solutions_and_env", region), catalog)
+        assert result["score"] == result["max_score"], checks_of(result)
+
+    def test_network_is_cut_and_writes_outside_stay_outside(self, catalog, tiny_submission, tmp_path):
+        canary = tmp_path / "canary.txt"
+        region = (
+            "import socket\n"
+            "try:\n"
+            "    socket.create_connection(('127.0.0.1', 22), timeout=1)\n"
+            "    online = True\n"
+            "except OSError:\n"
+            "    online = False\n"
+            "try:\n"
+            f"    open({str(canary)!r}, 'w').write('written by a student')\n"
+            "except OSError:\n"
+            "    pass\n"
+            "y = factor * x if not online else x * 0"
+        )
+        result = grade_notebook(tiny_submission("phones_home_and_writes_out", region), catalog)
+        assert result["score"] == result["max_score"], checks_of(result)
+        assert not canary.exists()
+
+    def test_processes_a_student_starts_do_not_outlive_the_grading(self, catalog, tiny_submission):
+        marker = "2718281"
+        region = ("import subprocess\n"
+                  f"subprocess.Popen(['sleep', '{marker}'])\n"
+                  "y = factor * x")
+        result = grade_notebook(tiny_submission("leaves_a_process_behind", region), catalog)
+        assert result["score"] == result["max_score"], checks_of(result)
+        left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout
+        assert left.strip() == ""
