@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Callable, Iterator
 from .gradebook import Gradebook, Item
 from .intake import Intake, StudentWork
 from .pool import Pool, crashed_result
-from .progress import Progress, format_summary  # noqa: F401  (the CLI imports them from here)
+from .progress import Progress
 from .records import Student
 
 EXIT_INTERRUPTED = 130
@@ -136,7 +137,7 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
                 progress.close()
             summary.seconds = round(time.perf_counter() - started, 2)
             with interrupts.deferred():
-                _class_figures(book, catalog, summary, out, intake)
+                _class_figures(book, catalog, summary, out)
                 book.finish_run(summary.run_id, summary.status, summary.to_dict())
     _write_summary(out, summary)
     return summary
@@ -250,7 +251,7 @@ class _Writer:
             s.timed_out += 1
 
 
-def _class_figures(book: Gradebook, catalog, summary: Summary, out: Path, intake: Intake) -> None:
+def _class_figures(book: Gradebook, catalog, summary: Summary, out: Path) -> None:
     """Averages over the class's latest results, and the class overview page."""
     records = book.class_records()
     titles = {a.slug: (a.title, float(a.full_points or a.points)) for a in catalog.assignments}
@@ -270,7 +271,11 @@ def write_overview(records, out: Path, catalog, problems: list[dict]) -> str:
         from .overview import write_overview as write
     except ImportError:
         return ""
-    return str(write(records, out, assignments=catalog.assignments, problems=problems))
+    try:
+        return str(write(records, out, assignments=catalog.assignments, problems=problems))
+    except Exception as exc:  # the grades are saved either way; say so rather than end in a traceback
+        print(f"warning: the class overview could not be written ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return ""
 
 
 def _write_summary(out: Path, summary: Summary) -> None:

@@ -37,7 +37,8 @@ def _write_reports(results: list[dict], out: Path) -> list[Path]:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from .assignment import Catalog
-    from .batch import EXIT_INTERRUPTED, Progress, Settings, format_summary, run_class
+    from .batch import EXIT_INTERRUPTED, Settings, run_class
+    from .progress import Progress, format_summary
     from .intake import collect
 
     if args.workers is not None and args.workers < 1:

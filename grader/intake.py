@@ -22,6 +22,7 @@ reason, never dropped without a word.
 from __future__ import annotations
 
 import csv
+import datetime
 import os
 import re
 import shutil
@@ -121,7 +122,7 @@ def collect(
     for source in sources:
         files, root, problems = _files_of(Path(source), Path(extract_to), unpacked)
         unmatched += problems
-        chosen = "pattern" if regex else preset if preset != "auto" else _detect(files)
+        chosen = "pattern" if regex else preset if preset != "auto" else _detect(files, root)
         presets[str(source)] = chosen
         matched, missed = _match(files, root, chosen, regex, catalog)
         found += matched
@@ -255,8 +256,6 @@ def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> in
 
 
 def _zip_time(info: zipfile.ZipInfo) -> float | None:
-    import datetime
-
     try:
         return datetime.datetime(*info.date_time).timestamp()
     except (ValueError, OverflowError):
@@ -265,9 +264,9 @@ def _zip_time(info: zipfile.ZipInfo) -> float | None:
 
 # --- whose file is it ----------------------------------------------------------------------------
 
-def _detect(files: list[Path]) -> str:
+def _detect(files: list[Path], root: Path) -> str:
     names = [f.name for f in files]
-    parts = {part for f in files for part in f.parts}
+    parts = {part for f in files for part in f.relative_to(root).parts}
     if any(MOODLE_PREFIX.match(p) for p in parts):
         return "moodle"
     if any(CANVAS_NAME.match(n) and n.lower().endswith(".ipynb") for n in names):
@@ -280,7 +279,7 @@ def _match(files: list[Path], root: Path, preset: str, regex: re.Pattern | None,
     found, missed = [], []
     for path in files:
         relative = path.relative_to(root).as_posix()
-        skip = next((why for part, why in SYSTEM_PARTS.items() if part in path.parts), None)
+        skip = next((why for part, why in SYSTEM_PARTS.items() if part in PurePosixPath(relative).parts), None)
         if skip or path.name.startswith("._") or path.name == ".DS_Store":
             missed.append(Unmatched(str(path), skip or "system file"))
             continue
