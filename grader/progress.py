@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 class Progress:
-    """One line on a terminal: done/total students, failures so far, time left. Silent elsewhere."""
+    """One line on a terminal: students done of all, notebooks failed so far, time left. Silent elsewhere."""
 
     def __init__(self, stream=None, *, enabled: bool | None = None):
         self.stream = stream or sys.stderr
@@ -46,7 +46,7 @@ class Progress:
         bar = "#" * filled + "." * (width - filled)
         text = f"grading [{bar}] {self.done}/{self.total} students"
         if self.failed:
-            text += f", {self.failed} failed"
+            text += f", {self.failed} notebook{'s' * (self.failed != 1)} failed"
         return text + f", {self._left()}"
 
     def _left(self) -> str:

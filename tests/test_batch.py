@@ -377,7 +377,7 @@ def test_progress_line_shows_done_failures_and_time_left():
     assert "0/4 students" in stream.getvalue() and "estimating" in stream.getvalue()
     progress.update(1, 1)
     line = progress.line()
-    assert "1/4 students" in line and "1 failed" in line and "left" in line
+    assert "1/4 students" in line and "1 notebook failed" in line and "left" in line
     progress.close()
     assert stream.getvalue().endswith("\r\x1b[K")
 
