@@ -209,7 +209,7 @@ class _Writer:
         student = plan.work.student
         folder = self.out / safe_file_name(student.key)
         fresh = dict(zip(plan.to_grade, results))
-        current = []
+        current, names = [], set()
         for index, item in enumerate(plan.items):
             if item.action == "superseded":
                 continue
@@ -219,7 +219,10 @@ class _Writer:
                 result = item.result
             else:
                 result = self.book.result(item.reused)
-            path = folder / f"{safe_file_name(Path(item.path).stem)}.json"
+            name = safe_file_name(Path(item.path).stem)  # two notebooks of one student may share a name
+            name = next(n for n in (name, *(f"{name}-{i}" for i in range(2, len(names) + 3))) if n not in names)
+            names.add(name)
+            path = folder / f"{name}.json"
             if index in fresh or not path.exists():
                 write_result(result, path)
             current.append((result, index in fresh))

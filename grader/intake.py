@@ -68,6 +68,7 @@ class Submission:
     attempt: int = 0
     late: bool = False
     own_name: str = ""       # the student's own file name, attempt suffix removed, lower case
+    source: str = ""         # the folder or zip it came from
 
 
 @dataclass
@@ -124,7 +125,7 @@ def collect(
         unmatched += problems
         chosen = "pattern" if regex else preset if preset != "auto" else _detect(files, root)
         presets[str(source)] = chosen
-        matched, missed = _match(files, root, chosen, regex, catalog)
+        matched, missed = _match(files, root, chosen, regex, catalog, str(source))
         found += matched
         unmatched += missed
     if student:
@@ -274,8 +275,8 @@ def _detect(files: list[Path], root: Path) -> str:
     return "folders"
 
 
-def _match(files: list[Path], root: Path, preset: str, regex: re.Pattern | None,
-           catalog) -> tuple[list[tuple[Student, Submission]], list[Unmatched]]:
+def _match(files: list[Path], root: Path, preset: str, regex: re.Pattern | None, catalog,
+           source: str) -> tuple[list[tuple[Student, Submission]], list[Unmatched]]:
     found, missed = [], []
     for path in files:
         relative = path.relative_to(root).as_posix()
@@ -299,7 +300,7 @@ def _match(files: list[Path], root: Path, preset: str, regex: re.Pattern | None,
         own, attempt = _attempt(fields["file"], preset)
         found.append((_student_from(fields, preset), Submission(
             path=path, name=relative, assignment=slug, attempt=max(attempt, fields["attempt"]),
-            late=fields["late"], own_name=own)))
+            late=fields["late"], own_name=own, source=source)))
     return _split_moodle_namesakes(found), missed
 
 
@@ -405,7 +406,9 @@ def _group(found: list[tuple[Student, Submission]], people: "Roster | None") -> 
     for work in by_key.values():
         latest: dict[str, Submission] = {}
         for sub in sorted(work.submissions, key=_age):
-            slot = sub.assignment or "file:" + sub.own_name
+            # Unknown assignment: attempts share a file name within one source (an LMS
+            # download is one assignment, so equal names in two downloads are two assignments).
+            slot = sub.assignment or f"{sub.source}\0{sub.own_name}"
             if slot in latest:
                 work.superseded.append(latest[slot])
             latest[slot] = sub

@@ -370,6 +370,23 @@ def test_a_gradebook_path_that_is_not_a_gradebook_is_a_usage_error(capsys, tiny_
     assert bad.read_text(encoding="utf-8").startswith("these are my notes")  # nothing lost
 
 
+def test_two_notebooks_with_one_name_keep_two_result_files(capsys, tiny_folder, tmp_path):
+    for number, folder in ((401, "week1"), (402, "week2")):  # Moodle: one download per assignment
+        path = tmp_path / folder / f"Jane Doe_{number}_assignsubmission_file_" / "notebook.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text("", encoding="utf-8")  # unreadable: graded without a kernel
+    out = tmp_path / "out"
+    code = main(["grade", str(tmp_path / "week1"), str(tmp_path / "week2"), "--solutions", str(tiny_folder),
+                 "--out", str(out), "--json"])
+    results = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert len(results) == 2
+    files = sorted(p.name for p in (out / "Jane_Doe").glob("*.json"))
+    assert files == ["notebook-2.json", "notebook.json"]
+    assert sorted(json.loads((out / "Jane_Doe" / f).read_text())["source"]["path"] for f in files) == \
+        sorted(r["source"]["path"] for r in results)
+
+
 def test_progress_line_shows_done_failures_and_time_left():
     stream = io.StringIO()
     progress = Progress(stream, enabled=True)
