@@ -1,0 +1,172 @@
+"""Class-scale benchmark: this grader against nbgrader and a naive nbclient run, on one class.
+
+In one run:
+
+1. writes a synthetic class of N students, each with all three notebooks (make_class.py);
+2. grades it twice with `grader grade` at its default settings, measuring wall time,
+   notebooks per minute, CPU seconds per notebook and peak memory of the whole process
+   tree (measure.py); the two runs must give every notebook the same score;
+3. grades a sample of the students with nbgrader `autograde`, the same checks as
+   nbgrader test cells (nbgrader_course.py), from an environment of its own (bench/.venv,
+   created on first use with the project's `bench` extra);
+4. runs the same sample through nbclient as it is, one fresh kernel per notebook
+   (naive_nbclient.py);
+5. prints a table with ratios against this grader, where the grader's time goes, and
+   issue 6's targets with "met" or "NOT MET" beside each measured figure (report.py).
+
+Figures of a sampled runner are extrapolated to the whole class, and the table says so.
+
+    .venv/bin/python bench/class_bench.py --students 100
+    .venv/bin/python bench/class_bench.py --students 300 --grader-only
+
+Exit status: 0 done; 1 the two grader runs gave some notebook a different score;
+2 usage error; 3 this grader could not grade the class at all.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+try:
+    import psutil  # noqa: F401  (measure.py samples the process tree with it)
+except ImportError:
+    print("error: the benchmark needs psutil: .venv/bin/pip install psutil", file=sys.stderr)
+    sys.exit(2)
+
+from make_class import ClassWriter, Submission, describe, plan_class, write_manifest  # noqa: E402
+from measure import short_runs  # noqa: E402
+from report import Findings, print_report  # noqa: E402
+from runners import GraderBroken, grader_command, run_grader, run_naive, run_nbgrader, sample_students  # noqa: E402
+from scores import plan_mismatches, score_differences, scores_of  # noqa: E402
+
+EXIT_OK, EXIT_SCORES_DIFFER, EXIT_USAGE, EXIT_GRADER_BROKEN = 0, 1, 2, 3
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Benchmark this grader against nbgrader and a naive nbclient run "
+                                            "on one synthetic class.")
+    p.add_argument("--students", type=int, default=100, help="class size (default 100; at least 4)")
+    p.add_argument("--seed", type=int, default=0, help="which student hands in what (default 0)")
+    p.add_argument("--nbgrader-sample", type=int, default=10, metavar="K",
+                   help="students graded by nbgrader (default 10; 0 skips nbgrader)")
+    p.add_argument("--naive-sample", type=int, default=10, metavar="K",
+                   help="students run through the naive baseline (default 10; 0 skips it)")
+    p.add_argument("--grader-only", action="store_true", help="this grader only (both runs), no baselines")
+    p.add_argument("--skip-demo-cells", action="store_true",
+                   help="leave the cells tagged 'demo' (plots, model training) out of the baselines too")
+    p.add_argument("--workdir", help="folder for the class, reports and nbgrader course (default: a temporary "
+                                     "folder, removed afterwards)")
+    p.add_argument("--bench-venv", default=str(HERE / ".venv"),
+                   help="environment holding nbgrader (default: bench/.venv, created on first use)")
+    p.add_argument("--save", help="also write every figure as JSON to this file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if args.nbgrader_sample < 0 or args.naive_sample < 0:
+        p.error("a sample size cannot be negative")
+
+    from grader.assignment import Catalog
+
+    try:
+        catalog = Catalog(ROOT / "solutions")
+        plan = plan_class(args.students, args.seed, catalog)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="class-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        return run(args, catalog, plan, work)
+    except GraderBroken as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_GRADER_BROKEN
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args, catalog, plan: list[Submission], work: Path) -> int:
+    class_dir = work / "class"
+    ClassWriter(catalog).write(plan, class_dir)
+    write_manifest(plan, work / "manifest.json")
+    print(f"class: {describe(plan)} (seed {args.seed}) in {class_dir}", flush=True)
+    for assignment in catalog.assignments:  # reference outputs: computed once per version, cached, not timed
+        catalog.expected(assignment)
+    load_before = os.getloadavg()[0]
+
+    runs, results = [], []
+    for label in ("run 1", "run 2"):
+        print(f"this grader, {label} of 2", flush=True)
+        runner, found = run_grader(class_dir, work, label, len(plan))
+        runs.append(runner)
+        results.append(found)
+    findings = Findings(plan, runs, results,
+                        differences=score_differences(scores_of(results[0]), scores_of(results[1])),
+                        plan_mismatches=plan_mismatches(plan, scores_of(results[0])))
+
+    students = sorted({s.student for s in plan})
+    if not args.grader_only and args.nbgrader_sample:
+        sample = sample_students(students, args.nbgrader_sample)
+        print(f"nbgrader autograde on {len(sample)} students", flush=True)
+        try:
+            findings.baselines.append(run_nbgrader(plan, sample, class_dir, work, catalog, Path(args.bench_venv),
+                                                   args.skip_demo_cells))
+        except RuntimeError as exc:
+            findings.notes.append(f"nbgrader not run: {exc}")
+    if not args.grader_only and args.naive_sample:
+        sample = sample_students(students, args.naive_sample)
+        print(f"naive nbclient on {len(sample)} students", flush=True)
+        try:
+            findings.baselines.append(run_naive(plan, sample, class_dir, work, catalog, args.skip_demo_cells))
+        except RuntimeError as exc:
+            findings.notes.append(f"naive nbclient not run: {exc}")
+
+    print("python -c 'import numpy' (5 times), grader check (3 times)", flush=True)
+    findings.numpy_start = short_runs([sys.executable, "-c", "import numpy"], runs=5)
+    findings.check = time_grader_check(plan, class_dir, work)
+    findings.context = [
+        f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; commit {git_commit()}",
+        f"load average (1 min) before the grader runs {load_before:.1f}, at the end {os.getloadavg()[0]:.1f} "
+        "(other work on the machine slows every runner)",
+    ]
+    rows = print_report(findings, args.skip_demo_cells)
+    if args.save:
+        saved = {"class": [asdict(s) for s in plan], "runs": [r.figures() for r in (*runs, *findings.baselines)],
+                 "differences": findings.differences, "plan_mismatches": findings.plan_mismatches,
+                 "numpy_start": findings.numpy_start, "check": findings.check, "notes": findings.notes,
+                 "context": findings.context, "targets": [{"target": n, "measured": m, "met": ok} for n, m, ok in rows]}
+        Path(args.save).write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
+    if args.workdir:
+        print(f"\nwork folder kept: {work}")
+    return EXIT_SCORES_DIFFER if findings.differences else EXIT_OK
+
+
+def time_grader_check(plan: list[Submission], class_dir: Path, work: Path) -> list[tuple[float, float]]:
+    """`grader check` (the student's command) on one correct Optimization notebook."""
+    chosen = next((s for s in plan if s.kind == "correct" and s.notebook.startswith("Optimization")), plan[0])
+    return short_runs([*grader_command(), "check", str(class_dir / chosen.path), "--out", str(work / "check")],
+                      runs=3, cwd=ROOT)
+
+
+def git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    return done.stdout.strip() or "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

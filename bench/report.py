@@ -1,0 +1,193 @@
+"""What the benchmark prints: the runners' table, where the grader's time goes, scores, targets."""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from make_class import Submission, describe
+from runners import RunnerResult
+from scores import agreement, scores_of
+
+MIB = 2**20
+
+# Issue 6's targets.
+TARGET_VS_NBGRADER = 50.0
+TARGET_VS_NAIVE = 10.0
+TARGET_CLASS_NOTEBOOKS, TARGET_CLASS_SECONDS = 900, 60.0
+TARGET_CHECK_SECONDS = 1.5
+TARGET_OVERHEAD_FACTOR = 2.0
+TARGET_PEAK_BYTES = 1.5e9
+
+
+@dataclass
+class Findings:
+    """Everything one benchmark run measured."""
+
+    plan: list[Submission]
+    grader_runs: list[RunnerResult]  # the two runs of this grader
+    grader_results: list[list[dict]]  # their result dicts
+    baselines: list[RunnerResult] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)  # between the two grader runs
+    plan_mismatches: list[str] = field(default_factory=list)
+    numpy_start: list[tuple[float, float]] = field(default_factory=list)  # (wall, CPU) per run
+    check: list[tuple[float, float]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)  # machine, commit, load
+
+    @property
+    def students(self) -> int:
+        return len({s.student for s in self.plan})
+
+    @property
+    def grader_rate(self) -> float:
+        return statistics.fmean(r.per_minute for r in self.grader_runs)
+
+    def baseline(self, prefix: str) -> RunnerResult | None:
+        return next((b for b in self.baselines if b.name.startswith(prefix)), None)
+
+
+def student_code_seconds(result: dict) -> float:
+    """Time inside the student's functions, as the kernel timed each check call."""
+    return sum(c.get("seconds") or 0.0 for f in result.get("functions", []) for c in f.get("checks", []))
+
+
+def timing_fields(results: list[dict]) -> dict[str, float]:
+    """Median of each numeric `timing` field over the graded notebooks, whatever fields there are."""
+    graded = [r.get("timing") or {} for r in results if r.get("status") == "graded"]
+    names = sorted({k for t in graded for k, v in t.items() if isinstance(v, (int, float))})
+    return {k: statistics.median(t[k] for t in graded if isinstance(t.get(k), (int, float))) for k in names}
+
+
+def overhead_per_student(run: RunnerResult, results: list[dict], students: int) -> float:
+    """CPU seconds per student that were not spent in the student's code (whole process tree)."""
+    return (run.measurement.cpu - sum(student_code_seconds(r) for r in results)) / students
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "NOT MET")
+
+
+def format_table(rows: list[RunnerResult], grader_rate: float, grader_cpu: float, grader_peak: int) -> str:
+    header = ("runner", "notebooks", "wall s (class)", "nb/min", "CPU s/nb", "peak RSS MiB",
+              "grader faster by", "CPU vs grader", "RSS vs grader")
+    lines = [header]
+    for r in rows:
+        lines.append((r.name, f"{r.notebooks} of {r.class_notebooks}" if r.sampled else str(r.notebooks),
+                      f"{r.class_seconds:.1f}" + (" (extrap.)" if r.sampled else ""),
+                      f"{r.per_minute:.1f}", f"{r.cpu_per_notebook:.3f}", f"{r.measurement.peak_rss / MIB:.0f}",
+                      f"{grader_rate / r.per_minute:.1f}x", f"{r.cpu_per_notebook / grader_cpu:.1f}x",
+                      f"{r.measurement.peak_rss / max(1, grader_peak):.1f}x"))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+    text.insert(1, "-" * len(text[0]))
+    return "\n".join(text)
+
+
+def targets(f: Findings) -> list[tuple[str, str, bool | None]]:
+    """(target, measured figure, met?) for each of issue 6's targets; None when not measured."""
+    rows: list[tuple[str, str, bool | None]] = []
+    for prefix, label, factor in (("nbgrader", "nbgrader", TARGET_VS_NBGRADER),
+                                  ("naive", "naive nbclient", TARGET_VS_NAIVE)):
+        b = f.baseline(prefix)
+        name = f">= {factor:g}x the throughput of {label}"
+        if b is None:
+            rows.append((name, "not run", None))
+            continue
+        ratio = f.grader_rate / b.per_minute
+        how = f" ({label} extrapolated from {b.notebooks} notebooks)" if b.sampled else ""
+        rows.append((name, f"{ratio:.1f}x{how}", ratio >= factor))
+
+    total = len(f.plan)
+    wall = statistics.fmean(r.measurement.wall for r in f.grader_runs)
+    projected = wall * TARGET_CLASS_NOTEBOOKS / total
+    how = "measured" if total == TARGET_CLASS_NOTEBOOKS else f"scaled from {total} notebooks"
+    rows.append((f"{TARGET_CLASS_NOTEBOOKS} notebooks in < {TARGET_CLASS_SECONDS:g} s",
+                 f"{projected:.1f} s ({how}, mean of two runs)", projected < TARGET_CLASS_SECONDS))
+
+    check = statistics.median(w for w, _ in f.check)
+    rows.append((f"grader check < {TARGET_CHECK_SECONDS:g} s", f"{check:.2f} s wall (median of {len(f.check)})",
+                 check < TARGET_CHECK_SECONDS))
+
+    numpy_cpu = statistics.median(c for _, c in f.numpy_start)
+    overhead = statistics.fmean(overhead_per_student(r, res, f.students)
+                                for r, res in zip(f.grader_runs, f.grader_results))
+    limit = TARGET_OVERHEAD_FACTOR * numpy_cpu
+    rows.append((f"overhead per student <= {TARGET_OVERHEAD_FACTOR:g}x python+numpy start",
+                 f"{overhead:.3f} CPU s vs {limit:.3f} ({overhead / numpy_cpu:.1f}x one start)", overhead <= limit))
+
+    peak = max(r.measurement.peak_rss for r in f.grader_runs)
+    rows.append((f"peak memory < {TARGET_PEAK_BYTES / 1e9:g} GB",
+                 f"{peak / 1e6:.0f} MB with {f.students} students (RSS summed over the process tree)",
+                 peak < TARGET_PEAK_BYTES))
+    return rows
+
+
+def print_report(f: Findings, skip_demo: bool) -> list[tuple]:
+    total = len(f.plan)
+    first = f.grader_runs[0]
+    print()
+    print(f"== class benchmark: {describe(f.plan)}")
+    for line in f.context:
+        print(f"   {line}")
+    print(f"   this grader: {first.note}; it skips the cells tagged 'demo' by design")
+    print("   baselines run " + ("the notebooks without their 'demo' cells" if skip_demo else
+                                  "every cell, the 'demo' cells (plots, model training) included"))
+    print()
+    grader_cpu = statistics.fmean(r.cpu_per_notebook for r in f.grader_runs)
+    grader_peak = max(r.measurement.peak_rss for r in f.grader_runs)
+    print(format_table([*f.grader_runs, *f.baselines], f.grader_rate, grader_cpu, grader_peak))
+    print("   ratios are against the mean of the two grader runs")
+    for b in f.baselines:
+        if b.sampled:
+            print(f"   {b.name}: class figures extrapolated ({b.seconds_per_notebook:.2f} s per notebook x {total}) "
+                  f"from a sample of {describe([s for s in f.plan if s.student in b.sample])}")
+    for note in f.notes:
+        print(f"   {note}")
+
+    print()
+    print("== where this grader's time goes (run 2)")
+    results = f.grader_results[-1]
+    fields = timing_fields(results)
+    if fields:
+        print("   timing fields of the results, median per graded notebook: "
+              + ", ".join(f"{k} {v:.3f} s" for k, v in fields.items()))
+    graded = [r for r in results if r.get("status") == "graded"]
+    if graded:
+        print(f"   in the student's code (sum of the check calls' seconds): median "
+              f"{statistics.median(student_code_seconds(r) for r in graded):.4f} s per graded notebook")
+    run = f.grader_runs[-1]
+    code = sum(student_code_seconds(r) for r in results)
+    print(f"   whole run: {run.measurement.cpu:.1f} CPU s for {f.students} students, {code:.1f} s of it in "
+          f"students' code: {overhead_per_student(run, results, f.students):.3f} CPU s of overhead per student "
+          "(kernel start and stop, build, transfer, the CLI itself)")
+    walls = [w for w, _ in f.numpy_start]
+    cpus = [c for _, c in f.numpy_start]
+    print(f"   python -c 'import numpy': {statistics.median(walls):.3f} s wall, {statistics.median(cpus):.3f} CPU s "
+          f"(medians of {len(walls)})")
+    print(f"   grader check on one notebook: {statistics.median(w for w, _ in f.check):.2f} s wall, "
+          f"{statistics.median(c for _, c in f.check):.2f} CPU s (medians of {len(f.check)}; first run "
+          f"{f.check[0][0]:.2f} s)")
+
+    print()
+    print("== scores")
+    print("   the two grader runs: " + ("identical" if not f.differences else
+                                        f"{len(f.differences)} notebooks DIFFER"))
+    for line in f.differences[:20]:
+        print(f"     {line}")
+    print(f"   as the class plan expects: {total - len(f.plan_mismatches)} of {total}")
+    for line in f.plan_mismatches[:20]:
+        print(f"     {line}")
+    for b in f.baselines:
+        if b.scores:
+            same, checked, lines = agreement(f.plan, b.sample, b.scores, scores_of(f.grader_results[0]), b.name)
+            print(f"   {b.name} gives this grader's score to {same} of {checked} sampled notebooks")
+            for line in lines[:10]:
+                print(f"     {line}")
+
+    rows = targets(f)
+    print()
+    print("== targets (issue 6)")
+    width = max(len(r[0]) for r in rows)
+    for name, measured, ok in rows:
+        print(f"   {name.ljust(width)}  {verdict(ok):8}  {measured}")
+    return rows
