@@ -21,6 +21,7 @@ import os
 import signal
 import statistics
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -320,7 +321,9 @@ class _Interrupts:
         self.depth = 0
 
     def __enter__(self):
-        self.saved = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.saved = {}
+        if threading.current_thread() is threading.main_thread():  # only there can Python set handlers
+            self.saved = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def __exit__(self, *exc):
