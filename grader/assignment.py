@@ -75,7 +75,7 @@ def load_released(json_path: Path) -> tuple[Assignment, dict[str, Expected], str
     assignment = Assignment(
         slug=meta["slug"], title=meta["title"], notebook=meta["notebook"],
         points=sum(c.points for c in checks), checks=tuple(checks), files=tuple(meta["files"]),
-        cell_timeout=meta.get("cell_timeout", 30.0), folder=json_path.parent.parent,
+        cell_timeout=meta.get("cell_timeout", 10.0), folder=json_path.parent.parent,
         full_points=meta["points"],
     )
     return assignment, expected, meta["version"]

@@ -110,6 +110,26 @@ def _syntax_error(source: str) -> SyntaxError | None:
     return None
 
 
+_facts: dict[tuple[int, int], tuple[object, object, tuple[dict[str, int], set[str]]]] = {}
+
+
+def _scaffold_facts(assignment: Assignment, scaffold: NotebookNode) -> tuple[dict[str, int], set[str]]:
+    """What every build needs from the scaffold alone, worked out once per scaffold:
+    the cell defining each graded function, and each code cell's shape outside the regions."""
+    key = (id(assignment), id(scaffold))
+    cached = _facts.get(key)
+    if cached is None or cached[0] is not assignment or cached[1] is not scaffold:
+        cells = scaffold_cells(scaffold)
+        homes = {}
+        for name in assignment.functions:
+            home = next((i for i, c in enumerate(cells) if extract(c, name).found), None)
+            if home is not None:
+                homes[name] = home
+        known = {_outside_regions(c.source, assignment.functions) for c in scaffold.cells if c.cell_type == "code"}
+        cached = _facts[key] = (assignment, scaffold, (homes, known))
+    return cached[2]
+
+
 def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode, *, fallback: bool = True) -> Build:
     cells = scaffold_cells(scaffold)
     located = _Located(code_cells(student))
@@ -118,8 +138,9 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
     notes: list[str] = []
     flags: list[str] = []
 
+    homes, _ = _scaffold_facts(assignment, scaffold)
     for name in assignment.functions:
-        home = next((i for i, c in enumerate(cells) if extract(c, name).found), None)
+        home = homes.get(name)
         if home is None:
             raise ValueError(f"{assignment.slug}: the scaffold does not define graded function {name}")
         base = extract(cells[home], name)
@@ -237,7 +258,7 @@ def _ignored_cells_note(
     Cells defining a function graded as a whole definition are not counted: they were used.
     """
     names = assignment.functions
-    known = {_outside_regions(c.source, names) for c in scaffold.cells if c.cell_type == "code"}
+    _, known = _scaffold_facts(assignment, scaffold)
     changed = []
     for number, source in enumerate(code_cells(student), start=1):
         shape = _outside_regions(source, names)

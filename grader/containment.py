@@ -40,8 +40,8 @@ UID_BASE = 100_000
 class Limits:
     """Per-kernel limits; every field can be set per assignment and from the CLI."""
 
-    cell_seconds: float = 30.0  # one check (or one definition cell)
-    submission_seconds: float = 120.0  # everything of one notebook
+    cell_seconds: float = 10.0  # one check (or one definition cell)
+    submission_seconds: float = 60.0  # everything of one notebook
     cpu_seconds: int = 300  # CPU time of one kernel process
     memory_bytes: int = 4 * GiB  # address space of the kernel
     processes: int = 256  # processes and threads of the kernel's user

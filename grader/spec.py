@@ -86,7 +86,7 @@ class Assignment:
     points: float
     checks: tuple[Check, ...]
     files: tuple[str, ...] = ()
-    cell_timeout: float = 30.0
+    cell_timeout: float = 10.0  # per check: graded functions run in milliseconds
     folder: Path | None = field(default=None, compare=False)
     # Kernel limits for this assignment (names as in containment.Limits), over the defaults.
     limits: tuple[tuple[str, Any], ...] = ()
