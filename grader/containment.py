@@ -97,7 +97,9 @@ def kernel_uid(worker_pid: int | None = None) -> int:
 def contain(limits: Limits, workdir: str, hidden: list[str], uid: int | None) -> Containment:
     """Apply everything to the calling process; call it in the kernel's process only."""
     done = Containment()
-    _resource_limits(limits, done)
+    # The process limit counts every process of the user: it may only bind a user of our own.
+    own_user = limits.contain and os.geteuid() == 0 and uid is not None
+    _resource_limits(limits, done, processes=own_user)
     if limits.contain and sys.platform.startswith("linux"):
         _namespaces(limits, workdir, hidden, done)
     elif limits.contain:
@@ -112,7 +114,7 @@ def contain(limits: Limits, workdir: str, hidden: list[str], uid: int | None) ->
     return done
 
 
-def _resource_limits(limits: Limits, done: Containment) -> None:
+def _resource_limits(limits: Limits, done: Containment, *, processes: bool) -> None:
     try:
         import resource
     except ImportError:  # Windows
@@ -125,6 +127,9 @@ def _resource_limits(limits: Limits, done: Containment) -> None:
         ("file size", "RLIMIT_FSIZE", limits.file_bytes),
         ("core dumps", "RLIMIT_CORE", 0),
     ]
+    if not processes:
+        wanted = [w for w in wanted if w[0] != "processes"]
+        done.inactive["processes limit"] = "binds only a user of the kernel's own (the grader must run as root)"
     for label, name, value in wanted:
         which = getattr(resource, name, None)
         if which is None:

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ class Options:
     """How kernels are started: contained and forked by default."""
 
     hidden: list[str] = field(default_factory=list)  # folders no kernel may see
-    fork: bool = True
+    fork: bool = sys.platform.startswith("linux")  # elsewhere forking a loaded interpreter is unsafe
     contain: bool = True
 
 
