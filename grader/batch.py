@@ -81,6 +81,8 @@ class Settings:
     force: bool = False
     fallback: bool = True
     options: dict = field(default_factory=dict)  # what the run was asked to do, as recorded
+    limits: dict = field(default_factory=dict)  # kernel limits over the assignments' own
+    contain: bool = True  # namespaces and a user of its own for each kernel, where possible
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -399,7 +401,8 @@ def _quiet_progress(on_result, progress):
 def _worker_config(catalog, settings: Settings) -> dict:
     hidden = {str(Path(settings.out).resolve()), str(Path(settings.gradebook).resolve().parent)}
     return {"solutions": str(catalog.folder), "cache_dir": str(catalog.cache_dir or ""),
-            "fallback": settings.fallback, "hidden": sorted(hidden)}
+            "fallback": settings.fallback, "hidden": sorted(hidden), "limits": dict(settings.limits),
+            "contain": settings.contain}
 
 
 def _task(plan: _Plan) -> dict:

@@ -62,6 +62,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     printer = _ResultPrinter(args.json, args.quiet, args.verbose)
     settings = Settings(out=out, gradebook=Path(args.gradebook) if args.gradebook else out / "gradebook.sqlite",
                         workers=args.workers, force=args.force, fallback=not args.no_fallback,
+                        limits=dict(args.limit or []), contain=not args.no_contain,
                         options={k: v for k, v in vars(args).items() if k != "run"})
     try:
         summary = run_class(intake, catalog, settings, on_result=printer,
@@ -170,6 +171,15 @@ def cmd_release(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _limit(text: str):
+    from .containment import parse_limit
+
+    try:
+        return parse_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description="Grade Jupyter assignments by their marked regions.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -194,6 +204,11 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--student", help="student name (default: from the file's name or folder)")
     g.add_argument("--no-fallback", action="store_true",
                    help="do not grade a whole definition when a function's markers were deleted")
+    g.add_argument("--limit", action="append", type=_limit, metavar="NAME=VALUE",
+                   help="kernel limit, repeatable: cell_seconds, submission_seconds, cpu_seconds, "
+                        "memory_bytes, processes, file_bytes, output_bytes (e.g. memory_bytes=2G)")
+    g.add_argument("--no-contain", action="store_true",
+                   help="no namespaces and no user switch for kernels (limits still apply)")
     g.add_argument("--json", action="store_true", help="print the results as a JSON array")
     loudness = g.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")

@@ -61,6 +61,28 @@ class Limits:
         return asdict(self)
 
 
+def parse_limit(text: str) -> tuple[str, object]:
+    """``name=value`` from the command line: ``cell_seconds=5``, ``memory_bytes=2G``, ``network=yes``."""
+    name, sep, raw = text.partition("=")
+    name, raw = name.strip().replace("-", "_"), raw.strip()
+    known = {f.name: f.type for f in fields(Limits)}
+    if not sep or name not in known:
+        raise ValueError(f"--limit takes NAME=VALUE with NAME one of {', '.join(sorted(known))}; got {text!r}")
+    if name in ("network", "contain"):
+        if raw.lower() not in ("yes", "no", "true", "false", "1", "0"):
+            raise ValueError(f"--limit {name}= takes yes or no, not {raw!r}")
+        return name, raw.lower() in ("yes", "true", "1")
+    scale = {"K": 1024, "M": MiB, "G": GiB}.get(raw[-1:].upper(), 1) if name.endswith("_bytes") else 1
+    number = raw[:-1] if scale != 1 else raw
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise ValueError(f"--limit {name}= takes a number, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"--limit {name}= must be positive")
+    return name, (value if name.endswith("_seconds") and name != "cpu_seconds" else int(value))
+
+
 @dataclass
 class Containment:
     """What one kernel got: protections that took effect, and why others did not."""

@@ -154,7 +154,7 @@ def grade_task(task: dict, catalog, config: dict) -> list[dict]:
     notebooks = [Path(p) for p in task["notebooks"]]
     try:
         return grade_student(notebooks, catalog, student=task["student"], assignments=task["assignments"],
-                             fallback=config["fallback"], **_engine_options(grade_student, config))
+                             fallback=config["fallback"], **_engine_options(config))
     except Exception as exc:
         message = f"the grader failed on this student: {type(exc).__name__}: {exc}"
         return [crashed_result(catalog, task["student"], p, slug, message)
@@ -170,17 +170,12 @@ def crashed_result(catalog, student: str, path: Path, slug: str | None, message:
     return failed_result(catalog, student, source, "crashed", message, assignment)
 
 
-def _engine_options(grade_student, config: dict) -> dict:
-    """Folders the kernels must not see (the gradebook, the reports), when the engine takes them."""
-    import inspect
+def _engine_options(config: dict) -> dict:
+    """Limits, and the folders kernels must not see (the gradebook, the reports)."""
+    from .execute import Options
 
-    if "options" not in inspect.signature(grade_student).parameters:
-        return {}
-    try:
-        from .execute import Options
-    except ImportError:
-        return {}
-    return {"options": Options(hidden=list(config.get("hidden", [])))}
+    return {"limits": config.get("limits") or None,
+            "options": Options(hidden=list(config.get("hidden", [])), contain=config.get("contain", True))}
 
 
 def _watch_parent(parent: int) -> None:

@@ -7,6 +7,7 @@ The tiny assignment has two checks: ``scale_public`` (factor 3) and the hidden
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -136,3 +137,42 @@ class TestContainment:
         assert result["score"] == result["max_score"], checks_of(result)
         left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout
         assert left.strip() == ""
+
+
+def test_limits_from_the_command_line_reach_the_kernel(tiny_warm, tiny_submission, tmp_path):
+    from grader.cli import main
+
+    path = tiny_submission("loops_for_the_cli", "while factor > 0:\n    pass\ny = factor * x",
+                           folder=tmp_path / "class")
+    out = tmp_path / "out"
+    code = main(["grade", str(tmp_path / "class"), "--solutions", str(tiny_warm), "--out", str(out), "-q",
+                 "--limit", "cell_seconds=1", "--no-contain"])
+    assert code == 0
+    result = json.loads(next(out.glob("loops_for_the_cli/*.json")).read_text())
+    checks = checks_of(result)
+    assert "within 1 s" in checks["scale_public"]["message"]
+    assert checks["scale_negative"]["status"] == "passed"
+    assert "no network" not in result["containment"]["active"]
+    assert path.exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("cell_seconds=2.5", ("cell_seconds", 2.5)),
+    ("memory_bytes=2G", ("memory_bytes", 2 * 2**30)),
+    ("file-bytes=10M", ("file_bytes", 10 * 2**20)),
+    ("network=yes", ("network", True)),
+])
+def test_limit_syntax(text, expected):
+    from grader.containment import parse_limit
+
+    assert parse_limit(text) == expected
+
+
+@pytest.mark.parametrize("text", ["cell_seconds", "speed=3", "memory_bytes=lots", "processes=0", "network=maybe"])
+def test_bad_limits_are_usage_errors(text, capsys):
+    from grader.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["grade", "nowhere", "--limit", text])
+    assert stop.value.code == 2
+    assert "--limit" in capsys.readouterr().err
