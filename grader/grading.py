@@ -50,6 +50,11 @@ def grade_student(
     says how kernels start and which folders they must not see.
     """
     started = time.perf_counter()
+    options = options or Options()
+    if options.fork:
+        from .kernels import ForkServer
+
+        ForkServer.shared()  # starts importing now, while the notebooks are read and built
     wanted = assignments or [None] * len(notebooks)
     results: list[dict | None] = []
     plans: list[tuple[int, Plan, dict, Assignment]] = []
@@ -68,7 +73,6 @@ def grade_student(
         plans.append((len(results), plan(chosen, catalog.scaffold(chosen), nb, fallback=fallback, limits=limits),
                       source, chosen))
         results.append(None)
-    options = options or Options()
     options = replace(options, hidden=default_hidden(catalog, notebooks, options.hidden))
     runs = run_plans([p for _, p, _, _ in plans], options)
     prepared = time.perf_counter() - started - sum(r.execution.seconds for r in runs)

@@ -163,8 +163,7 @@ class ForkServer:
             [sys.executable, "-m", "grader.kernels", "serve"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1,
         )
-        if self.process.stdout.readline().strip() != "ready":
-            raise RuntimeError("the kernel fork server did not start")
+        self.ready = False  # it imports while the caller reads and builds notebooks
 
     @classmethod
     def shared(cls) -> "ForkServer":
@@ -176,6 +175,10 @@ class ForkServer:
 
     def ask(self, request: dict) -> dict:
         with self._lock:
+            if not self.ready:
+                if self.process.stdout.readline().strip() != "ready":
+                    raise RuntimeError("the kernel fork server did not start")
+                self.ready = True
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
             line = self.process.stdout.readline()
