@@ -116,36 +116,10 @@ def settled(count, want: int = 0, tries: int = 50):
     return value
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    """Grade every attack and two correct submissions; return what the test checks afterwards."""
+def write_attacks(class_dir: Path, fill: dict[str, str]) -> None:
+    """Each attack as ``<scenario>/Gradient_Checking.ipynb``, with the machine's paths filled in."""
     from make_attacks import big_notebook
 
-    # The batch lives outside /tmp, where a class folder usually is: kernels see /tmp as empty.
-    base = ROOT / "build" / f"attack-batch-{os.getpid()}"
-    shutil.rmtree(base, ignore_errors=True)
-    class_dir, out_dir, outside = base / "class", base / "reports", base / "world-writable"
-    for folder in (class_dir, out_dir, outside):
-        folder.mkdir(parents=True)
-    outside.chmod(0o1777)  # like /run/lock: a folder anyone may write to
-    canary = base / "canary.txt"
-    canary.write_text(f"canary {TOKEN}\n")
-    gradebook = out_dir / "gradebook.sqlite"
-    gradebook.write_text(f"gradebook {TOKEN}: honest_first 30/30\n")
-    listener = Listener()
-
-    correct = (ROOT / "tests" / "submissions" / "gc_reference_code.ipynb").read_text(encoding="utf-8")
-    marked = json.loads(correct)  # another student's notebook, with a line only they wrote
-    marked["cells"].append({"cell_type": "markdown", "metadata": {}, "source": [f"other student {TOKEN}"]})
-    paths = {}
-    for student in HONEST:
-        paths[student] = class_dir / student / NOTEBOOK
-        paths[student].parent.mkdir()
-        paths[student].write_text(json.dumps(marked) if student == "honest_first" else correct, encoding="utf-8")
-    fill = {"@@SOLUTIONS@@": str(ROOT / "solutions"), "@@GRADEBOOK@@": str(gradebook),
-            "@@OTHER_STUDENT@@": str(paths["honest_first"]), "@@CANARY@@": str(canary),
-            "@@OUTSIDE@@": str(outside / f"written-{TOKEN}.txt"), "@@PORT@@": str(listener.port),
-            "@@REPOSITORY@@": str(ROOT)}
     for attack in ATTACKS:
         path = class_dir / attack["scenario"] / NOTEBOOK
         path.parent.mkdir()
@@ -156,39 +130,72 @@ def batch(tmp_path_factory):
         for word, value in fill.items():
             data = data.replace(word.encode(), value.encode())
         path.write_bytes(data)
-    order = ["honest_first", *[a["scenario"] for a in ATTACKS], "honest_last"]
-    own_limits = {a["scenario"]: a["limits"] for a in ATTACKS}
 
-    catalog = Catalog(ROOT / "solutions")
-    catalog.expected(catalog.get(ASSIGNMENT))  # the reference run, before the snapshot
-    watched = (ROOT / "solutions", class_dir, out_dir, canary, outside)
-    before = snapshot(*watched)
-    kernels_before = kernel_processes()
-    private_tmp = tmp_path_factory.mktemp("grader-tmp")
-    saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(private_tmp)
-    os.environ[SECRET_NAME] = SECRET
-    results = {}
-    try:
-        for student in order:
-            # As a class run does: the reports and the gradebook's folder are hidden from kernels.
-            options = Options(hidden=[str(out_dir), str(gradebook.parent)])
-            [results[student]] = grade_student([class_dir / student / NOTEBOOK], catalog, student=student,
-                                               assignments=[ASSIGNMENT], options=options,
-                                               limits={**LIMITS, **own_limits.get(student, {})})
-    finally:
-        os.environ.pop(SECRET_NAME, None)
-        tempfile.tempdir = saved_tempdir
-        listener.close()
-    after = snapshot(*watched)
-    planted = [p for p in (ROOT / "planted.py", ROOT / "solutions" / "planted.py") if p.exists()]
-    for path in planted:  # a failed defence must not leave the repository dirty
-        path.unlink()
-    yield {"results": results, "order": order, "before": before, "after": after,
-           "kernels_before": kernels_before, "kernels_after": settled(kernel_processes, len(kernels_before)),
-           "run_dirs": settled(lambda: sorted(private_tmp.glob("grader-run-*"))),
-           "connections": listener.connections,
-           "planted": planted}
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Grade every attack and two correct submissions; return what the test checks afterwards."""
+    # The batch lives outside /tmp, where a class folder usually is: kernels see /tmp as empty.
+    base = ROOT / "build" / f"attack-batch-{os.getpid()}"
     shutil.rmtree(base, ignore_errors=True)
+    try:
+        class_dir, out_dir, outside = base / "class", base / "reports", base / "world-writable"
+        for folder in (class_dir, out_dir, outside):
+            folder.mkdir(parents=True)
+        outside.chmod(0o1777)  # like /run/lock: a folder anyone may write to
+        canary = base / "canary.txt"
+        canary.write_text(f"canary {TOKEN}\n")
+        gradebook = out_dir / "gradebook.sqlite"
+        gradebook.write_text(f"gradebook {TOKEN}: honest_first 30/30\n")
+        listener = Listener()
+
+        correct = (ROOT / "tests" / "submissions" / "gc_reference_code.ipynb").read_text(encoding="utf-8")
+        marked = json.loads(correct)  # another student's notebook, with a line only they wrote
+        marked["cells"].append({"cell_type": "markdown", "metadata": {}, "source": [f"other student {TOKEN}"]})
+        paths = {}
+        for student in HONEST:
+            paths[student] = class_dir / student / NOTEBOOK
+            paths[student].parent.mkdir()
+            paths[student].write_text(json.dumps(marked) if student == "honest_first" else correct, encoding="utf-8")
+        fill = {"@@SOLUTIONS@@": str(ROOT / "solutions"), "@@GRADEBOOK@@": str(gradebook),
+                "@@OTHER_STUDENT@@": str(paths["honest_first"]), "@@CANARY@@": str(canary),
+                "@@OUTSIDE@@": str(outside / f"written-{TOKEN}.txt"), "@@PORT@@": str(listener.port),
+                "@@REPOSITORY@@": str(ROOT)}
+        write_attacks(class_dir, fill)
+        order = ["honest_first", *[a["scenario"] for a in ATTACKS], "honest_last"]
+        own_limits = {a["scenario"]: a["limits"] for a in ATTACKS}
+
+        catalog = Catalog(ROOT / "solutions")
+        catalog.expected(catalog.get(ASSIGNMENT))  # the reference run, before the snapshot
+        watched = (ROOT / "solutions", class_dir, out_dir, canary, outside)
+        before = snapshot(*watched)
+        kernels_before = kernel_processes()
+        private_tmp = tmp_path_factory.mktemp("grader-tmp")
+        saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(private_tmp)
+        os.environ[SECRET_NAME] = SECRET
+        results = {}
+        try:
+            for student in order:
+                # As a class run does: the reports and the gradebook's folder are hidden from kernels.
+                options = Options(hidden=[str(out_dir), str(gradebook.parent)])
+                [results[student]] = grade_student([class_dir / student / NOTEBOOK], catalog, student=student,
+                                                   assignments=[ASSIGNMENT], options=options,
+                                                   limits={**LIMITS, **own_limits.get(student, {})})
+        finally:
+            os.environ.pop(SECRET_NAME, None)
+            tempfile.tempdir = saved_tempdir
+            listener.close()
+        after = snapshot(*watched)
+        planted = [p for p in (ROOT / "planted.py", ROOT / "solutions" / "planted.py") if p.exists()]
+        for path in planted:  # a failed defence must not leave the repository dirty
+            path.unlink()
+        yield {"results": results, "order": order, "before": before, "after": after,
+               "kernels_before": kernels_before, "kernels_after": settled(kernel_processes, len(kernels_before)),
+               "run_dirs": settled(lambda: sorted(private_tmp.glob("grader-run-*"))),
+               "connections": listener.connections,
+               "planted": planted}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def checks_of(result: dict) -> dict[str, dict]:
