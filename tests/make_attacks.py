@@ -408,16 +408,15 @@ ATTACKS = [
     Attack("wrong_assignment", "the Initialization notebook handed in as Gradient Checking", 0,
            "this is a notebook of Initialization, not of Gradient Checking", look_in="result",
            raw=wrong_assignment, status="unrecognised", defence="assignments are recognised by their functions"),
+    Attack("spoil_shared_files", "overwrite every file in the kernel's folders that a later student's "
+           "kernel might read (inputs, support files); then the honest answer", POINTS, "", look_in="result",
+           region=TAMPER_SHARED_FILES, defence="the next student's inputs are not writable by this one"),
 ]
 
 
 # Attacks that do not end well yet (docs/security.md, "Still open"); each moves to ATTACKS
 # once the engine defends against it.
-OPEN_ATTACKS = [
-    Attack("spoil_shared_files", "overwrite every file in the kernel's folders that a later student's "
-           "kernel might read (inputs, support files); then the honest answer", POINTS, "", look_in="result",
-           region=TAMPER_SHARED_FILES, defence="the next student's inputs are not writable by this one"),
-]
+OPEN_ATTACKS: list = []
 
 
 def build(attack: Attack) -> bytes:
