@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -118,7 +119,9 @@ def submission_text(text: str, assignment: Assignment, released: nbformat.Notebo
                     skip_demo: bool = False) -> str:
     """A student's notebook as nbgrader expects it: solution cells marked, released test cells appended."""
     try:
-        nb = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():  # e.g. duplicate cell ids: the student's file, nbgrader's concern
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
     except Exception:  # not a notebook: nbgrader gets it as the student handed it in
         return text
     if skip_demo:
