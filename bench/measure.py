@@ -146,13 +146,20 @@ def run_measured(
     return Measurement(wall, cpu, sampler.peak_rss, process.returncode, tail, sampler.unwaited_count)
 
 
-def short_runs(command: list[str], *, runs: int = 5, cwd: Path | None = None) -> list[tuple[float, float]]:
-    """(wall, CPU) seconds of each of ``runs`` runs of a short command (no memory sampling)."""
+def short_runs(command: list[str], *, runs: int = 5, cwd: Path | None = None,
+               ok: tuple[int, ...] = (0,)) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds of each of ``runs`` runs of a short command (no memory sampling).
+
+    Raises RuntimeError when the command exits with a status not in ``ok``: the time
+    of a command that failed says nothing.
+    """
     times = []
     for _ in range(runs):
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode not in ok:
+            raise RuntimeError(f"{Path(command[0]).name} {command[1]} exited with status {process.returncode}")
         times.append((time.perf_counter() - started, usage.ru_utime + usage.ru_stime))
     return times

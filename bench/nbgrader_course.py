@@ -106,7 +106,7 @@ def check_data(assignment: Assignment, expected: dict) -> dict:
             if run is None:
                 continue
             if run.project is not None and not isinstance(run.project, str):
-                raise ValueError(f"check {run.name}: a projection written in the spec cannot run in an nbgrader test cell")
+                raise RuntimeError(f"check {run.name}: a projection written in the spec cannot run in a test cell")
             runs.append({"name": run.name, "function": run.function, "kwargs": assignment.resolve(run.inputs)(),
                          "seed": run.seed, "observe": list(run.observe), "project": run.project,
                          "returns": list(run.returns), "rtol": run.rtol, "atol": run.atol,
