@@ -184,8 +184,11 @@ class KernelHarness:
         signal.signal(signal.SIGALRM, on_alarm)
         clock = {"started": time.perf_counter()}
         try:
+            shell = _ipython()
             for index, source in enumerate(job["cells"]):
                 name = "<cell %d>" % index
+                if shell is not None and ("%" in source or "!" in source):
+                    source = shell.transform_cell(source)  # magics and shell escapes, as in a notebook
                 linecache.cache[name] = (len(source), None, source.splitlines(True), name)
                 signal.setitimer(signal.ITIMER_REAL, job["check_seconds"])
                 try:
@@ -270,6 +273,14 @@ class KernelHarness:
         sys.path.insert(0, job_dir)
         self.job_dirs.append(job_dir)
         os.chdir(job_dir)
+
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
 
 
 def _stamp(path):
