@@ -16,7 +16,6 @@ from typing import Any
 __all__ = ["render_student_report", "write_student_report", "safe_file_name", "render_check_table"]
 
 TEMPLATES = Path(__file__).parent / "templates"
-CODE_CLASS = "code"  # CSS class of highlighted code; its style block is embedded once
 MAX_TABLE_CELLS = 400  # bigger arrays are shown as text, not as a table
 MAX_TEXT = 4000  # longest text shown for one value
 # The engine writes non-finite numbers as these strings; show them like numbers.
@@ -80,7 +79,8 @@ def _environment():
 
 def _page(results: list, student: Any) -> dict:
     from markupsafe import Markup
-    from pygments.formatters import HtmlFormatter
+
+    from .highlight import CSS
 
     assignments = [_assignment(r, n) for n, r in enumerate(results, 1)]
     return {
@@ -88,7 +88,7 @@ def _page(results: list, student: Any) -> dict:
         "score": _points(sum(a["score_value"] for a in assignments)),
         "max_score": _points(sum(a["max_value"] for a in assignments)),
         "assignments": assignments,
-        "code_css": Markup(HtmlFormatter().get_style_defs(f".{CODE_CLASS}")),
+        "code_css": Markup(CSS),
     }
 
 
@@ -152,15 +152,12 @@ def _region(raw: Any) -> dict:
 
 
 def _highlight(code: str, first_line: int | None):
-    """Pygments escapes the code itself; the result is safe markup."""
+    """``highlight`` escapes the code itself; the result is safe markup."""
     from markupsafe import Markup
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import PythonLexer
 
-    numbers = {"linenos": "inline", "linenostart": first_line} if first_line else {}
-    formatter = HtmlFormatter(cssclass=CODE_CLASS, **numbers)
-    return Markup(highlight(code, PythonLexer(), formatter)) if code.strip() else None
+    from .highlight import highlight
+
+    return Markup(highlight(code, first_line)) if code.strip() else None
 
 
 def _check(raw: Any) -> dict:
