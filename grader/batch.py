@@ -87,6 +87,12 @@ class Settings:
 
 # --- the run ---------------------------------------------------------------------------------
 
+def default_workers() -> int:
+    """One more worker than cores: a worker waits while its student's kernel runs, so with
+    one per core the cores idle half the time (100 students on 2 cores: 44 s with 2, 33 s with 3)."""
+    return (os.cpu_count() or 1) + 1
+
+
 def run_class(intake: Intake, catalog, settings: Settings, *,
               on_result: Callable[[Student, dict, bool], None] | None = None,
               progress: "Progress | None" = None) -> Summary:
@@ -114,7 +120,7 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
                 if not plan.to_grade:
                     with interrupts.deferred():
                         writer.finish(plan, [])
-            summary.workers = min(settings.workers or os.cpu_count() or 1, len(todo))
+            summary.workers = min(settings.workers or default_workers(), len(todo))
             if progress:
                 progress.start(len(todo))
             if todo:

@@ -197,7 +197,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--pattern", help="regular expression with named groups student (required), id, "
                                      "assignment, attempt, late; searched in each file's path in its source")
     g.add_argument("--roster", help="CSV with columns among name,lms_id,sis_id,sis_login,section,email,username")
-    g.add_argument("--workers", type=int, help="students graded at once (default: the number of CPU cores)")
+    g.add_argument("--workers", type=int, help="students graded at once (default: one more than the CPU cores)")
     g.add_argument("--force", action="store_true", help="grade again even what the gradebook has graded")
     g.add_argument("--gradebook", help="SQLite gradebook (default: OUT/gradebook.sqlite)")
     g.add_argument("--assignment", help="grade as this assignment instead of recognising it")
