@@ -133,8 +133,9 @@ def print_report(f: Findings, skip_demo: bool) -> list[tuple]:
     for line in f.context:
         print(f"   {line}")
     print(f"   this grader: {first.note}; it skips the cells tagged 'demo' by design")
-    print("   baselines run " + ("the notebooks without their 'demo' cells" if skip_demo else
-                                  "every cell, the 'demo' cells (plots, model training) included"))
+    if f.baselines:
+        print("   baselines run " + ("the notebooks without their 'demo' cells" if skip_demo else
+                                      "every cell, the 'demo' cells (plots, model training) included"))
     print()
     grader_cpu = statistics.fmean(r.cpu_per_notebook for r in f.grader_runs)
     grader_peak = max(r.measurement.peak_rss for r in f.grader_runs)

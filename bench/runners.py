@@ -75,11 +75,12 @@ def grader_command() -> list[str]:
 def grade_options(help_text: str) -> tuple[list[str], str]:
     """What to add to `grader grade` given its --help, and a note on the defaults used.
 
-    --json: the results come back on stdout. --force: a second run grades everything
-    again instead of reusing a gradebook. --workers is left at its default.
+    Only --force, so that a second run grades everything again instead of reusing a
+    gradebook; --workers stays at its default. Not --json: the results are read from
+    the files the grader writes anyway, so that the run is the one users get.
     """
     flat = " ".join(help_text.split())
-    options = [o for o in ("--json", "--force") if re.search(rf"(^|[\s\[]){o}\b", flat)]
+    options = [o for o in ("--force",) if re.search(rf"(^|[\s\[]){o}\b", flat)]
     note = "default settings"
     workers = re.search(r"--workers \S+ [^()]*\(default: ([^)]*)\)", flat)
     if workers:
@@ -100,7 +101,7 @@ def run_grader(class_dir: Path, work: Path, label: str, total: int) -> tuple[Run
     if measurement.returncode not in (0, 1):
         raise GraderBroken(f"grader grade exited with status {measurement.returncode}: "
                            + _last_line(measurement.stderr_tail))
-    results = read_results(stdout, out)
+    results = read_results(out)
     if len(results) != total:
         raise GraderBroken(f"grader grade gave {len(results)} results for the class's {total} notebooks")
     runner = RunnerResult(f"this grader, {label}", total, total, measurement, note)
@@ -108,14 +109,8 @@ def run_grader(class_dir: Path, work: Path, label: str, total: int) -> tuple[Run
     return runner, results
 
 
-def read_results(stdout: Path, out: Path) -> list[dict]:
-    """The results `grader grade --json` printed, else the result files it wrote under ``out``."""
-    try:
-        data = json.loads(stdout.read_text(encoding="utf-8"))
-        if isinstance(data, list):
-            return data
-    except (OSError, ValueError):
-        pass
+def read_results(out: Path) -> list[dict]:
+    """The result files (schema nbautograde.result) `grader grade` wrote under ``out``."""
     results = []
     for path in sorted(out.rglob("*.json")):
         try:

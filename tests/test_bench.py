@@ -183,7 +183,7 @@ def test_grade_options_follow_the_help_text():
   --force               grade again
   --json                print the results as a JSON array"""
     options, note = grade_options(help_text)
-    assert options == ["--json", "--force"]
+    assert options == ["--force"]
     assert "the number of CPU cores" in note
     assert grade_options("  --out OUT  where") == ([], "default settings")
 
