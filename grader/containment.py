@@ -28,7 +28,7 @@ MiB = 1024 ** 2
 
 # Linux clone flags and mount flags (linux/sched.h, linux/mount.h).
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 
 # Where a student may write: private, size-limited, gone when the kernel ends.
 PRIVATE_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
@@ -229,7 +229,6 @@ def _namespaces(limits: Limits, workdir: str, hidden: list[str], done: Containme
 # Mount options that must be kept when a mount is made read-only (else the kernel refuses).
 _KEPT_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": 8, "noatime": 1024,
                  "nodiratime": 2048, "relatime": 1 << 21}
-MS_REMOUNT = 32
 
 
 def _read_only_everywhere(libc) -> None:

@@ -135,7 +135,6 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
     limits = jobs[0].limits if jobs else Limits()
     pending = list(range(len(jobs)))
     stopped_by: dict[int, str | None] = {i: None for i in pending}
-    spent = {i: 0.0 for i in pending}
     hidden = [h for h in options.hidden if h]
     while pending:
         sandbox = Sandbox(workdir, limits.updated(contain=options.contain and limits.contain), hidden,
@@ -154,7 +153,7 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
                         results[i].containment = km.containment.to_dict()
                     while pending:
                         i = pending[0]
-                        budget = jobs[i].limits.submission_seconds - spent[i]
+                        budget = jobs[i].limits.submission_seconds - results[i].seconds
                         if budget <= 0:
                             results[i].kernel_error = (f"stopped after {jobs[i].limits.submission_seconds:g} s "
                                                        "(the time limit for a whole notebook)")
@@ -167,7 +166,6 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
                         try:
                             await client.async_execute_cell(cell, i)
                         finally:
-                            spent[i] += time.perf_counter() - started
                             results[i].seconds += time.perf_counter() - started
                         error = _cell_error(cell)
                         if error and not (dirs[i] / "out" / "done.json").exists():

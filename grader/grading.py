@@ -107,11 +107,9 @@ def default_hidden(catalog: Catalog, notebooks: list[Path], extra: list[str]) ->
 
     Never a folder that holds the Python the kernel runs on.
     """
-    import grader
-
     # A notebook's folder and the one above it: the student's own, and the class's.
     near = [folder for p in notebooks for folder in Path(p).resolve().parents[:2]]
-    wanted = [catalog.folder, Path(grader.__file__).parent, Path.home(), *near, *map(Path, extra)]
+    wanted = [catalog.folder, Path(__file__).parent, Path.home(), *near, *map(Path, extra)]
     keep = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.executable)]
     hidden = []
     for path in wanted:

@@ -75,16 +75,13 @@ def kernel_main(request: dict, ready_fd: int) -> None:
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         limits = Limits(**request["limits"])
-        clock = time.perf_counter()
         done = contain(limits, request["workdir"], request["hidden"], request["uid"])
-        contained = time.perf_counter() - clock
         sys.path[:] = [p for p in sys.path if p and not p.startswith(os.getcwd())]
         from ipykernel.kernelapp import IPKernelApp
 
         app = IPKernelApp.instance()
         app.initialize(["-f", request["connection_file"], *KERNEL_ARGS])
-        timing = {"contain": contained, "initialize": time.perf_counter() - clock - contained}
-        os.write(ready_fd, json.dumps({**done.to_dict(), "timing": timing}).encode() + b"\n" + READY)
+        os.write(ready_fd, json.dumps(done.to_dict()).encode() + b"\n" + READY)
         os.close(ready_fd)
         app.start()
     except BaseException as exc:  # report why, then die: the grader turns it into a message
