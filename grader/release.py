@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -74,8 +75,8 @@ def _release_checks(catalog: Catalog, assignment: Assignment, out: Path) -> Path
             "description": check.description, "inputs": check.inputs, "project": check.project,
             "observe": list(check.observe), "partial": check.partial, "seed": check.seed,
             "returns": list(check.returns), "rtol": check.rtol, "atol": check.atol,
-            "expected": encode(exp.value, None),
-            "hints": [{"message": m, "output": encode(v, None)} for m, v in exp.hints],
+            "expected": _portable(encode(exp.value, None), check),
+            "hints": [{"message": m, "output": _portable(encode(v, None), check)} for m, v in exp.hints],
         })
     data = {
         "assignment": {"slug": assignment.slug, "title": assignment.title, "notebook": assignment.notebook,
@@ -86,3 +87,26 @@ def _release_checks(catalog: Catalog, assignment: Assignment, out: Path) -> Path
     path = out / RELEASED_CHECKS_DIR / f"{Path(assignment.notebook).stem}.json"
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path
+
+
+# Expected values come from NumPy arithmetic whose last digit depends on the BLAS build
+# and the CPU (reduction order). Released files hold them rounded to two significant
+# digits more than the check's relative tolerance asks (1e-7: 9 digits), so the rounding
+# stays a hundredth of the tolerance and no last-digit noise reaches the committed
+# folder. Exact checks (rtol = atol = 0) compare copies of data, never arithmetic, and
+# keep every digit, as do checks with an absolute tolerance alone.
+def _portable(node, check):
+    """``node`` (an encoded value) rounded as far as ``check``'s tolerance allows."""
+    if check.rtol == 0:
+        return node
+    return _round_floats(node, 2 + math.ceil(-math.log10(check.rtol)))
+
+
+def _round_floats(node, digits: int):
+    if isinstance(node, float):
+        return float(f"{node:.{digits}g}")
+    if isinstance(node, list):
+        return [_round_floats(v, digits) for v in node]
+    if isinstance(node, dict):
+        return {k: _round_floats(v, digits) for k, v in node.items()}
+    return node

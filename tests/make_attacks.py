@@ -326,6 +326,7 @@ ATTACKS = [
            region=ALLOCATE, defence="memory limit (address space)"),
     Attack("fork_bomb", f"fork until the process limit stops it (at most {FORK_CAP})", AFTER_GCN,
            "BlockingIOError: [Errno 11] Resource temporarily unavailable", region=FORK_BOMB,
+           limits={"processes": 48},  # a low limit fails fast, inside the 2 s per check on a busy machine
            defence="process limit, binding because the kernel runs as a user of its own; "
                    "the user's processes are killed with the kernel"),
     Attack("sys_exit", "sys.exit()", AFTER_GCN, "SystemExit", region="import sys\nsys.exit()",
