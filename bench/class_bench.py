@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.nbgrader_sample < 0 or args.naive_sample < 0:
         p.error("a sample size cannot be negative")
 
-    from grader.assignment import Catalog
+    from grader.grading.catalog import Catalog
 
     try:
         catalog = Catalog(ROOT / "solutions")

@@ -5,7 +5,7 @@ Copied into every assignment of the generated course as ``bench_checks.py``, nex
 outputs (written by ``nbgrader_course.py``). A test cell passes when the student's
 function, called on the check's inputs, returns what the reference returned, within
 the check's tolerances; so nbgrader grades the same checks as this project's grader,
-compared by the same function (``grader.compare``). A public check that has a twin
+compared by the same function (``grader.checks.compare``). A public check that has a twin
 (fresh inputs of the same shape) passes only if the twin passes too.
 
 Unlike this project's grader, all of this runs inside the student's kernel: that is
@@ -13,8 +13,9 @@ how nbgrader works.
 """
 import importlib
 
-from grader.compare import compare
-from grader.harness import decode, invoke, read_npz
+from grader.checks.compare import compare
+from grader.core.codec import decode, read_npz
+from grader.kernel.harness import invoke
 
 DATA_FILE = "bench_checks.npz"
 _loaded = {}

@@ -35,10 +35,10 @@ from pathlib import Path
 
 import nbformat
 
-from grader.assignment import Catalog
-from grader.harness import encode, write_npz
-from grader.regions import END, START, normalise_source
-from grader.spec import Assignment, Check
+from grader.grading.catalog import Catalog
+from grader.core.codec import encode, write_npz
+from grader.notebook.regions import END, START, normalise_source
+from grader.checks.spec import Assignment, Check
 
 HERE = Path(__file__).resolve().parent
 CHECKS_MODULE = "bench_checks"

@@ -11,7 +11,7 @@ __all__ = ["check", "grade", "release", "__version__"]
 
 def check(function: str, *, folder: str = ".", namespace: dict | None = None):
     """Run ``function``'s public checks from inside a notebook and show the outcome."""
-    from .selfcheck import caller_namespace, check as run
+    from grader.grading.selfcheck import caller_namespace, check as run
 
     return run(function, folder=folder, namespace=namespace if namespace is not None else caller_namespace())
 
@@ -20,8 +20,8 @@ def grade(path, *, solutions="solutions", **options):
     """Grade one notebook with every check; returns the result dict (see docs/results.md)."""
     from pathlib import Path
 
-    from .assignment import Catalog
-    from .grading import grade_notebook
+    from grader.grading.catalog import Catalog
+    from grader.grading.grade import grade_notebook
 
     return grade_notebook(Path(path), Catalog(Path(solutions)), **options)
 
@@ -30,6 +30,6 @@ def release(solutions="solutions", out="assignments"):
     """Build the students' folder from the instructor's."""
     from pathlib import Path
 
-    from .release import release as run
+    from grader.grading.release import release as run
 
     return run(Path(solutions), Path(out))

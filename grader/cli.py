@@ -13,7 +13,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_ASSIGNMENT = 0, 1, 2, 3
+from grader.core.errors import EXIT_ASSIGNMENT, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 
 
 def _summary_line(result: dict) -> str:
@@ -24,8 +24,9 @@ def _summary_line(result: dict) -> str:
 
 
 def _write_reports(results: list[dict], out: Path) -> list[Path]:
-    from .render import safe_file_name, write_student_report
-    from .results import write_result
+    from grader.core.files import safe_file_name
+    from grader.reports.render import write_student_report
+    from grader.core.results import write_result
 
     by_student: dict[str, list[dict]] = defaultdict(list)
     for result in results:
@@ -36,10 +37,10 @@ def _write_reports(results: list[dict], out: Path) -> list[Path]:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from .assignment import Catalog
-    from .batch import EXIT_INTERRUPTED, Settings, run_class
-    from .progress import Progress, format_summary
-    from .intake import collect
+    from grader.grading.catalog import Catalog
+    from grader.classrun.batch import Settings, run_class
+    from grader.classrun.progress import Progress, format_summary
+    from grader.classrun.intake import collect
 
     if args.workers is not None and args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
@@ -125,8 +126,8 @@ def _assignments_folder(notebook: Path, given: str | None) -> Path:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .assignment import Catalog
-    from .grading import grade_notebook
+    from grader.grading.catalog import Catalog
+    from grader.grading.grade import grade_notebook
 
     notebook = Path(args.notebook)
     catalog = Catalog(_assignments_folder(notebook, args.assignments))
@@ -164,7 +165,7 @@ def format_table(result: dict) -> str:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from .release import release
+    from grader.grading.release import release
 
     for path in release(Path(args.solutions), Path(args.out)):
         print(path)
@@ -172,7 +173,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def _limit(text: str):
-    from .containment import parse_limit
+    from grader.kernel.containment import parse_limit
 
     try:
         return parse_limit(text)
@@ -229,7 +230,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="assignments")
     r.set_defaults(run=cmd_release)
 
-    from . import export, gradescope
+    from grader.lms import export, gradescope
     export.add_parser(sub)
     gradescope.add_parser(sub)
     return p
@@ -237,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from .reference import ReferenceError
+    from grader.grading.reference import ReferenceError
 
     try:
         return args.run(args)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.spec import Assignment, Check, Hint, load_module
+from grader.checks import Assignment, Check, Hint, load_module
 
 # Loaded under a private name, the same module object the grader resolves
 # "gradcheck_helpers:..." builders to.

@@ -13,7 +13,7 @@ the last-digit differences between, say, ``* np.sqrt(2 / n)`` and
 """
 import numpy as np
 
-from grader.spec import Assignment, Check, Hint
+from grader.checks import Assignment, Check, Hint
 
 
 # ------------------------------------------------------------ hidden inputs

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.spec import Assignment, Check, Hint, load_module
+from grader.checks import Assignment, Check, Hint, load_module
 
 # The same module object the grader resolves "nn_test_cases:..." builders to.
 _cases = load_module(Path(__file__).resolve().parent / "nn_test_cases.py")

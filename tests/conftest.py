@@ -17,7 +17,7 @@ TINY_FILES = ("Tiny.ipynb", "Tiny.checks.py", "tiny_cases.py")
 
 def tiny_reference_body() -> str:
     """The reference region of the tiny solution, read from the solution notebook."""
-    from grader.regions import extract, normalise_source
+    from grader.notebook.regions import extract, normalise_source
 
     nb = nbformat.read(str(TINY_SOURCE / "Tiny.ipynb"), as_version=4)
     for cell in nb.cells:
@@ -51,7 +51,7 @@ def tiny_folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_warm(tiny_folder) -> Path:
     """The copy with its reference outputs computed once (starts a kernel)."""
-    from grader.assignment import Catalog
+    from grader.grading.catalog import Catalog
 
     catalog = Catalog(tiny_folder)
     catalog.expected(catalog.assignments[0])

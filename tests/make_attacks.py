@@ -42,7 +42,7 @@ PUBLIC_GCN_CHECK = "gradient_check_n_given_backprop"
 
 def released_expected(check: str):
     """A public check's expected output, read from the released files like a student would."""
-    from grader.harness import decode
+    from grader.core.codec import decode
 
     data = json.loads((ROOT / "assignments" / "checks" / "Gradient_Checking.json").read_text())
     item = next(c for c in data["checks"] if c["name"] == check)
@@ -116,8 +116,8 @@ def second_copy_hard_coded(nb):
 
 
 def _apply_edits_to_cell(cell, function, index, body):
-    from grader.build import splice
-    from grader.regions import extract, normalise_source
+    from grader.notebook.build import splice
+    from grader.notebook.regions import extract, normalise_source
 
     text = normalise_source(cell.source)
     found = extract(text, function)
@@ -272,10 +272,10 @@ with open("results.json", "w") as fh:
 """ + WRONG
 
 IMPORT_GRADER = """try:
-    import grader, grader.compare, grader.score, grader.grading
-    grader.compare.compare = lambda *args, **kwargs: grader.compare.Verdict(1, ())
-    grader.score.check_points = lambda *args, **kwargs: 100.0
-    grader.grading.judge = lambda *args, **kwargs: {"status": "passed", "points": 100.0}
+    import grader, grader.checks.compare, grader.checks.score, grader.grading.grade
+    grader.checks.compare.compare = lambda *args, **kwargs: grader.checks.compare.Verdict(1, ())
+    grader.checks.score.check_points = lambda *args, **kwargs: 100.0
+    grader.grading.grade.judge = lambda *args, **kwargs: {"status": "passed", "points": 100.0}
 except Exception:
     pass  # not importable in this kernel: nothing to patch
 """ + WRONG

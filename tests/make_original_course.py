@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grader.regions import extract, normalise_source  # noqa: E402
+from grader.notebook.regions import extract, normalise_source  # noqa: E402
 from make_submissions import SCENARIOS as MISTAKES  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "original_course"

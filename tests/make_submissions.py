@@ -22,8 +22,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.build import splice  # noqa: E402
-from grader.regions import extract, normalise_source  # noqa: E402
+from grader.notebook.build import splice  # noqa: E402
+from grader.notebook.regions import extract, normalise_source  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "submissions"
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import Catalog
-from grader.containment import kernel_uid
-from grader.execute import Options
-from grader.grading import grade_student
+from grader.grading.catalog import Catalog
+from grader.kernel.containment import kernel_uid
+from grader.kernel.execute import Options
+from grader.grading.grade import grade_student
 
 pytestmark = pytest.mark.kernel
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 import lms_class
-from grader.assignment import Catalog
-from grader.batch import Summary, run_lock
+from grader.grading.catalog import Catalog
+from grader.classrun.batch import Summary, run_lock
 from grader.cli import main
-from grader.gradebook import Gradebook
-from grader.pool import Pool, descendants
-from grader.progress import Progress, format_summary
+from grader.classrun.gradebook import Gradebook
+from grader.classrun.pool import Pool, descendants
+from grader.classrun.progress import Progress, format_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"

@@ -20,7 +20,7 @@ from nbgrader_course import source_notebook, submission_text  # noqa: E402
 from runners import grade_options  # noqa: E402
 from scores import score_differences  # noqa: E402
 
-from grader.assignment import Catalog  # noqa: E402
+from grader.grading.catalog import Catalog  # noqa: E402
 
 
 @pytest.fixture(scope="module")

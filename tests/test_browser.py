@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from browser import ARTIFACTS, chromium, chromium_path
-from grader.assignment import Catalog
-from grader.grading import grade_notebook
-from grader.overview import write_overview
-from grader.records import ClassRecord, Student
-from grader.render import safe_file_name, write_student_report
+from grader.grading.catalog import Catalog
+from grader.grading.grade import grade_notebook
+from grader.reports.overview import write_overview
+from grader.core.records import ClassRecord, Student
+from grader.core.files import safe_file_name
+from grader.reports.render import write_student_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"

@@ -7,9 +7,9 @@ import nbformat
 import pytest
 
 from conftest import notebook_with_region, tiny_reference_body
-from grader.assignment import Catalog
-from grader.build import build
-from grader.regions import placeholder_for
+from grader.grading.catalog import Catalog
+from grader.notebook.build import build
+from grader.notebook.regions import placeholder_for
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import notebook_with_region, tiny_reference_body
 from grader.cli import main
-from grader.regions import placeholder_for
+from grader.notebook.regions import placeholder_for
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

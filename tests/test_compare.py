@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.compare import compare
-from grader.score import check_points
+from grader.checks.compare import compare
+from grader.checks.score import check_points
 
 
 def verdict(expected, got, rtol=1e-7, atol=0.0):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.spec import load_module
+from grader.checks.spec import load_module
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 helpers = load_module(SOLUTIONS / "nn_helpers.py")

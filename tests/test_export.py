@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main
-from grader.export import (
+from grader.lms.export import (
     CANVAS_IDENTITY, assignment_columns, canvas_csv, jsonl, moodle_csv, number, plain_csv, records_from_results,
 )
-from grader.records import ClassRecord, Student
+from grader.core.records import ClassRecord, Student
 
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 
@@ -289,7 +289,7 @@ def test_export_command_prints_jsonl_to_stdout(capsys, results_dir):
 
 
 def test_moodle_command_exits_1_when_it_leaves_students_out(capsys, monkeypatch, klass, tmp_path):
-    monkeypatch.setattr("grader.export.records_from_results", lambda folder: (klass, []))
+    monkeypatch.setattr("grader.lms.export.records_from_results", lambda folder: (klass, []))
     code, stdout, err = run(capsys, "export", "moodle", "--results", tmp_path, "--identifier", "idnumber")
     assert code == 1
     assert [row[0] for row in rows_of(stdout)] == ["ID number", "S-3", "S-1", "S-2"]
@@ -323,7 +323,7 @@ def test_missing_gradebook_or_results_folder(capsys, tmp_path):
 
 def make_gradebook(path: Path, klass: list[ClassRecord]) -> Path:
     """A gradebook holding the class, written through the gradebook's own API."""
-    from grader.gradebook import Gradebook, Item
+    from grader.classrun.gradebook import Gradebook, Item
 
     with Gradebook(path) as book:
         run_id = book.start_run({})

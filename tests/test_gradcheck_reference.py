@@ -3,7 +3,7 @@
 The reference functions come from the solution notebook (every cell not tagged
 ``demo``, run in-process). The checks are then replayed in-process too: a
 "student" is the notebook's graded cells with a few edits, and a check passes
-when ``grader.compare`` finds its output equal to the reference's within the
+when ``grader.checks.compare`` finds its output equal to the reference's within the
 check's tolerance.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader.compare import compare
-from grader.spec import load_module
+from grader.checks.compare import compare
+from grader.checks.spec import load_module
 from solution_namespace import load_solution_namespace
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"

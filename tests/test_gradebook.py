@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.gradebook import Gradebook, GradebookError, Item
-from grader.records import Student
+from grader.classrun.gradebook import Gradebook, GradebookError, Item
+from grader.core.records import Student
 
 
 def result(student: str, slug: str | None, checks: dict[str, tuple[str, float, float]], *,
@@ -114,8 +114,8 @@ def test_a_process_killed_mid_transaction_loses_only_the_open_student(tmp_path):
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_gradebook import graded, result
-        from grader.gradebook import Gradebook
-        from grader.records import Student
+        from grader.classrun.gradebook import Gradebook
+        from grader.core.records import Student
         book = Gradebook({str(path)!r})
         run = book.start_run({{}})
         book.record_student(run, Student("ada"), [graded("a", "h1", result("ada", "init", {{"c": ("passed", 1, 1)}}))])

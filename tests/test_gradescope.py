@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main
-from grader.gradescope import gradescope_results, package, run
+from grader.lms.gradescope import gradescope_results, package, run
 
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 
@@ -168,7 +168,7 @@ def test_a_crash_in_grading_still_writes_a_valid_file(autograder, tiny_submissio
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr("grader.grading.grade_notebook", explode)
+    monkeypatch.setattr("grader.grading.grade.grade_notebook", explode)
     data = run_entry(autograder)
     assert data["score"] == 0 and data["tests"] == []
     assert "RuntimeError: disk on fire" in data["output"] and "second line" not in data["output"]
@@ -239,7 +239,7 @@ def test_package_holds_scripts_solutions_and_the_grader(tiny_folder, tmp_path):
         assert modes[script] & 0o111 == 0o111, f"{script} must be executable"
     assert {"solutions/Tiny.ipynb", "solutions/Tiny.checks.py", "solutions/tiny_cases.py"} <= set(names)
     assert not any(".grader-cache" in n for n in names), "nothing cached yet, and not warmed"
-    assert {"nbautograde/grader/gradescope.py", "nbautograde/grader/cli.py"} <= set(names)
+    assert {"nbautograde/grader/lms/gradescope.py", "nbautograde/grader/cli.py"} <= set(names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert '"nbclient>=0.10"' in pyproject and "pytest" not in pyproject
     extract(out, tmp_path / "x")

@@ -1,5 +1,5 @@
 """Student code in reports: coloured, numbered, and always escaped."""
-from grader.highlight import highlight
+from grader.reports.highlight import highlight
 
 
 def test_keywords_strings_and_comments_get_their_classes():

@@ -3,7 +3,7 @@
 Reference functions come from the solution notebooks (every cell not tagged
 ``demo``, run in-process). Known mistakes are made the way students make them:
 the notebook's graded cell with one edit. The specs are then replayed
-in-process: a "student" passes a check when ``grader.compare`` finds its
+in-process: a "student" passes a check when ``grader.checks.compare`` finds its
 (projected) output equal to the reference's within the check's tolerance.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader.compare import compare
-from grader.spec import load_module
+from grader.checks.compare import compare
+from grader.checks.spec import load_module
 from solution_namespace import load_solution_namespace
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"

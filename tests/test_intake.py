@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import lms_class
-from grader.assignment import Catalog
-from grader.intake import IntakeError, collect, read_roster
+from grader.grading.catalog import Catalog
+from grader.classrun.intake import IntakeError, collect, read_roster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -259,7 +259,7 @@ def test_zip_members_cannot_escape_the_extraction_folder(tmp_path, catalog):
 
 
 def test_zip_member_bigger_than_the_limit_is_not_unpacked(tmp_path, catalog, monkeypatch):
-    import grader.intake as intake_module
+    import grader.classrun.intake as intake_module
 
     monkeypatch.setattr(intake_module, "MAX_MEMBER_BYTES", 1000)
     archive = tmp_path / "big.zip"

@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from grader.assignment import Catalog
-from grader.execute import Options
-from grader.grading import grade_notebook
+from grader.grading.catalog import Catalog
+from grader.kernel.execute import Options
+from grader.grading.grade import grade_notebook
 
 pytestmark = pytest.mark.kernel
 
@@ -163,7 +163,7 @@ def test_limits_from_the_command_line_reach_the_kernel(tiny_warm, tiny_submissio
     ("network=yes", ("network", True)),
 ])
 def test_limit_syntax(text, expected):
-    from grader.containment import parse_limit
+    from grader.kernel.containment import parse_limit
 
     assert parse_limit(text) == expected
 

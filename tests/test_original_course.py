@@ -14,10 +14,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assignment import Catalog
-from grader.build import build
-from grader.reader import parse_notebook, read_notebook
-from grader.regions import (
+from grader.grading.catalog import Catalog
+from grader.notebook.build import build
+from grader.notebook.reader import parse_notebook, read_notebook
+from grader.notebook.regions import (
     aliases_outside, enclosing_loop, extract, is_untouched, loop_offset, names_bound, normalise_source,
 )
 
@@ -243,7 +243,7 @@ def test_colab_metadata_and_old_minor_versions_read_like_any_notebook():
 
 @pytest.fixture(scope="module")
 def graded(catalog):
-    from grader.grading import grade_notebook
+    from grader.grading.grade import grade_notebook
 
     return {s["file"]: grade_notebook(FIXTURES / s["file"], catalog) for s in SCENARIOS}
 

@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
-from grader.overview import overview_model, render_overview, score_chart_svg, write_overview
-from grader.records import ClassRecord, Student
-from grader.render import write_student_report
-from grader.spec import Assignment, Check
+from grader.reports.overview import overview_model, render_overview, score_chart_svg, write_overview
+from grader.core.records import ClassRecord, Student
+from grader.reports.render import write_student_report
+from grader.checks.spec import Assignment, Check
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 XSS = "<script>alert('x')</script>"

@@ -6,7 +6,7 @@ import json
 import nbformat
 import pytest
 
-from grader.reader import ReadError, code_cells, read_notebook
+from grader.notebook.reader import ReadError, code_cells, read_notebook
 
 FUNCTION = "def scale(x, factor):\n    return x * factor"
 

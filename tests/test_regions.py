@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.regions import extract, is_untouched, normalise_source, placeholder_for
+from grader.notebook.regions import extract, is_untouched, normalise_source, placeholder_for
 
 
 def regions_of(text: str, name: str = "f", expected: int | None = None):

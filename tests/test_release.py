@@ -7,9 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assignment import Catalog
-from grader.regions import extract, normalise_source
-from grader.release import release
+from grader.grading.catalog import Catalog
+from grader.notebook.regions import extract, normalise_source
+from grader.grading.release import release
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.render import render_student_report, safe_file_name, write_student_report
+from grader.core.files import safe_file_name
+from grader.reports.render import render_student_report, write_student_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 XSS = "<script>alert(1)</script>"
@@ -305,7 +306,7 @@ def test_odd_inputs_render():
 
 
 def test_importing_render_leaves_numpy_alone():
-    code = "import sys, grader.render; print('numpy' in sys.modules)"
+    code = "import sys, grader.reports.render; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).parent.parent, check=True)
     assert out.stdout.strip() == "False"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import Catalog
-from grader.grading import grade_notebook
+from grader.grading.catalog import Catalog
+from grader.grading.grade import grade_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"

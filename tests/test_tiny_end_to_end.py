@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from conftest import notebook_with_region, tiny_reference_body
-from grader.assignment import Catalog
-from grader.grading import grade_notebook
-from grader.harness import decode
-from grader.regions import placeholder_for
-from grader.release import release
+from grader.grading.catalog import Catalog
+from grader.grading.grade import grade_notebook
+from grader.core.codec import decode
+from grader.notebook.regions import placeholder_for
+from grader.grading.release import release
 
 pytestmark = pytest.mark.kernel
 

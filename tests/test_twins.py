@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import TINY_FILES, TINY_SOURCE
-from grader.assignment import Catalog
-from grader.compare import compare
-from grader.grading import grade_notebook
-from grader.spec import TWIN_SUFFIX, Check
+from grader.grading.catalog import Catalog
+from grader.checks.compare import compare
+from grader.grading.grade import grade_notebook
+from grader.checks.spec import TWIN_SUFFIX, Check
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"

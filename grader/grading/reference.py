@@ -9,10 +9,10 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from .assignment import Expected
-from .harness import decode, encode, read_npz, write_npz
-from .pipeline import observed_output, run_checks
-from .spec import Assignment
+from grader.checks.spec import Expected
+from grader.core.codec import decode, encode, read_npz, write_npz
+from grader.grading.pipeline import observed_output, run_checks
+from grader.checks.spec import Assignment
 
 
 class ReferenceError(RuntimeError):

@@ -10,11 +10,11 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from .assignment import Catalog
-from .grading import judge
-from .harness import invoke
-from .pipeline import make_call
-from .results import check_result
+from grader.grading.catalog import Catalog
+from grader.grading.grade import judge
+from grader.kernel.harness import invoke
+from grader.grading.pipeline import make_call
+from grader.core.results import check_result
 
 
 class CheckReport:
@@ -39,7 +39,7 @@ class CheckReport:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from .render import render_check_table
+        from grader.reports.render import render_check_table
 
         return render_check_table(self.function, self.results)
 

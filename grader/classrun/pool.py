@@ -133,7 +133,7 @@ def worker_main(conn, config: dict, parent: int) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
-    from .assignment import Catalog
+    from grader.grading.catalog import Catalog
 
     catalog = Catalog(Path(config["solutions"]), cache_dir=Path(config["cache_dir"]) if config["cache_dir"] else None)
     while True:
@@ -149,7 +149,7 @@ def worker_main(conn, config: dict, parent: int) -> None:
 
 def grade_task(task: dict, catalog, config: dict) -> list[dict]:
     """One student's results; a grader bug costs this student ('crashed' results), not the class."""
-    from .grading import grade_student
+    from grader.grading.grade import grade_student
 
     notebooks = [Path(p) for p in task["notebooks"]]
     try:
@@ -163,7 +163,7 @@ def grade_task(task: dict, catalog, config: dict) -> list[dict]:
 
 def crashed_result(catalog, student: str, path: Path, slug: str | None, message: str) -> dict:
     """A ``crashed`` result (graded again on the next run), with the assignment when the name tells it."""
-    from .results import failed_result
+    from grader.core.results import failed_result
 
     assignment = catalog.get(slug) if slug else catalog.guess_from_name(Path(path).name)
     source = {"path": str(path), "sha256": ""}
@@ -172,7 +172,7 @@ def crashed_result(catalog, student: str, path: Path, slug: str | None, message:
 
 def _engine_options(config: dict) -> dict:
     """Limits, and the folders kernels must not see (the gradebook, the reports)."""
-    from .execute import Options
+    from grader.kernel.execute import Options
 
     return {"limits": config.get("limits") or None,
             "options": Options(hidden=list(config.get("hidden", [])), contain=config.get("contain", True))}

@@ -33,6 +33,14 @@ class Hint:
 
 
 @dataclass(frozen=True)
+class Expected:
+    """The reference output of one check, and what known mistakes would return instead."""
+
+    value: Any
+    hints: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Check:
     name: str
     function: str

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import nbformat
 
-from .assignment import RELEASED_CHECKS_DIR, Catalog
-from .build import splice
-from .harness import encode
-from .regions import extract, normalise_source, placeholder_for
-from .spec import Assignment
+from grader.grading.catalog import RELEASED_CHECKS_DIR, Catalog
+from grader.notebook.build import splice
+from grader.core.codec import encode
+from grader.notebook.regions import extract, normalise_source, placeholder_for
+from grader.checks.spec import Assignment
 
 
 def release(solutions: Path, out: Path, *, cache_dir: Path | None = None) -> list[Path]:

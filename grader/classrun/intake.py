@@ -31,7 +31,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from .records import Student
+from grader.core.records import Student
 
 PRESETS = ("auto", "canvas", "moodle", "folders")
 
@@ -108,7 +108,7 @@ def collect(
 ) -> Intake:
     """Every student and notebook in ``sources``; see the module docstring.
 
-    ``catalog`` (a ``grader.assignment.Catalog``) lets file names tell the assignment;
+    ``catalog`` (a ``grader.grading.catalog.Catalog``) lets file names tell the assignment;
     ``student`` and ``assignment`` force one for every file (the ``--student`` and
     ``--assignment`` options).
     """
@@ -167,7 +167,7 @@ def _files_of(source: Path, extract_to: Path, unpacked: set[str]) -> tuple[list[
 
 def _free_folder(parent: Path, stem: str, taken: set[str]) -> Path:
     """``parent/<stem>``: the same for later runs of the same zip, so paths stay the same."""
-    from .render import safe_file_name
+    from grader.core.files import safe_file_name
 
     name = safe_file_name(stem)
     name = next(n for n in (name, *(f"{name}-{i}" for i in range(2, len(taken) + 3))) if n not in taken)

@@ -18,7 +18,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from .export import NOT_GRADED_YET
+from grader.lms.export import NOT_GRADED_YET
 
 DEFAULT_ROOT = "/autograder"
 ROOT_VARIABLE = "AUTOGRADER_ROOT"  # lets tests (and a dry run on a laptop) use another folder
@@ -108,8 +108,8 @@ def grade_submission(submission: Path, solutions: Path) -> dict:
 
     Raises only when the assignment side is broken; ``run`` turns that into a crash result.
     """
-    from .assignment import Catalog
-    from .grading import grade_notebook
+    from grader.grading.catalog import Catalog
+    from grader.grading.grade import grade_notebook
 
     started = time.monotonic()
     catalog = Catalog(solutions)
@@ -133,7 +133,7 @@ def grade_submission(submission: Path, solutions: Path) -> dict:
 
 def _pick(paths: list[Path], catalog) -> tuple[dict[str, Path], list[Path], list[str]]:
     """The first notebook of each assignment; the ones that cannot be read or recognised apart."""
-    from .reader import ReadError, read_notebook
+    from grader.notebook.reader import ReadError, read_notebook
 
     chosen: dict[str, Path] = {}
     unknown, notes = [], []
@@ -219,7 +219,8 @@ grader = "grader.cli:main"
 include = ["grader*"]
 
 [tool.setuptools.package-data]
-grader = ["templates/*"]
+grader = ["py.typed"]
+"grader.reports" = ["templates/*"]
 """
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same inputs give the same zip
@@ -231,7 +232,7 @@ def package(solutions: Path, out: Path, *, assignment: str | None = None, warm: 
     ``assignment`` limits the zip to one assignment (one Gradescope assignment per notebook);
     ``warm`` computes missing reference outputs first, so the zip carries them.
     """
-    from .assignment import Catalog
+    from grader.grading.catalog import Catalog
 
     solutions = Path(solutions)
     catalog = Catalog(solutions)
@@ -248,7 +249,7 @@ def package(solutions: Path, out: Path, *, assignment: str | None = None, warm: 
         cache = (catalog.cache_dir or solutions / ".grader-cache") / f"{a.slug}-{catalog.version(a)}.npz"
         if cache.is_file():  # named as reference.py names it
             entries[f"solutions/.grader-cache/{cache.name}"] = cache.read_bytes()
-    package_dir = Path(__file__).parent
+    package_dir = Path(__file__).parents[1]  # the grader package
     for path in sorted(package_dir.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             entries[f"nbautograde/grader/{path.relative_to(package_dir).as_posix()}"] = path.read_bytes()
@@ -278,7 +279,7 @@ def _write_zip(entries: dict[str, bytes], out: Path) -> None:
 
 def warm(solutions: Path) -> None:
     """Compute (and cache) the reference outputs of every assignment in ``solutions``."""
-    from .assignment import Catalog
+    from grader.grading.catalog import Catalog
 
     catalog = Catalog(Path(solutions))
     for a in catalog.assignments:

@@ -8,7 +8,7 @@ file nbclient wrote, and tells the server when its sockets are bound. Every
 student still gets a fresh process that no other student's code has touched.
 
 Where ``fork`` is unsafe or missing (not Linux), or with ``Sandbox(fork=False)``,
-the same child code runs in a spawned ``python -m grader.kernels launch`` instead.
+the same child code runs in a spawned ``python -m grader.kernel.kernels launch`` instead.
 
 nbclient talks to these kernels through ``GraderKernelManager``, an ordinary
 ``AsyncKernelManager`` whose provisioner launches through the server, over IPC
@@ -36,7 +36,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_client.utils import ensure_async
 
-from .containment import Containment, Limits, kill_user_processes
+from grader.kernel.containment import Containment, Limits, kill_user_processes
 
 READY = b"R"
 KERNEL_ARGS = ["--IPKernelApp.quiet=True", "--HistoryManager.enabled=False"]
@@ -65,7 +65,7 @@ class Sandbox:
 
 def kernel_main(request: dict, ready_fd: int) -> None:
     """Contain this process, start the kernel, report on ``ready_fd``; never returns."""
-    from .containment import contain
+    from grader.kernel.containment import contain
 
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the server ignores it; students may wait()
@@ -157,7 +157,7 @@ class ForkServer:
     def __init__(self) -> None:
         env = {**os.environ, **SERVER_ENV}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.kernels", "serve"], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "grader.kernel.kernels", "serve"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1,
         )
         self.ready = False  # it imports while the caller reads and builds notebooks
@@ -194,7 +194,7 @@ def spawn_kernel(request: dict) -> dict:
     read_fd, write_fd = os.pipe()
     env = {**os.environ, **SERVER_ENV, "GRADER_READY_FD": str(write_fd)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "grader.kernels", "launch", json.dumps(request)],
+        [sys.executable, "-m", "grader.kernel.kernels", "launch", json.dumps(request)],
         pass_fds=(write_fd,), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True,
     )
@@ -316,7 +316,7 @@ def main(argv: list[str]) -> None:
     elif argv[:1] == ["launch"]:
         kernel_main(json.loads(argv[1]), int(os.environ["GRADER_READY_FD"]))
     else:
-        raise SystemExit("usage: python -m grader.kernels serve | launch REQUEST")
+        raise SystemExit("usage: python -m grader.kernel.kernels serve | launch REQUEST")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from .build import RUNNABLE, Build, build
-from .containment import Limits
-from .execute import Call, Execution, Job, Options, execute_jobs, write_inputs
-from .spec import Assignment, Check
+from grader.notebook.build import RUNNABLE, Build, build
+from grader.kernel.containment import Limits
+from grader.kernel.execute import Call, Execution, Job, Options, execute_jobs, write_inputs
+from grader.checks.spec import Assignment, Check
 
 
 @dataclass

@@ -25,8 +25,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from .containment import Limits, kernel_uid
-from .harness import decode, encode, kernel_setup_source, read_npz, run_job_source, write_npz
+from grader.kernel.containment import Limits, kernel_uid
+from grader.core.codec import decode, encode, read_npz, write_npz
+from grader.kernel.harness import kernel_setup_source, run_job_source
 
 TIMEOUT_ENAME = "GraderTimeout"
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
@@ -130,7 +131,7 @@ class _Client(NotebookClient):
 
 
 async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], workdir: Path, options: Options) -> None:
-    from .kernels import Sandbox, kernel_manager
+    from grader.kernel.kernels import Sandbox, kernel_manager
 
     limits = jobs[0].limits if jobs else Limits()
     pending = list(range(len(jobs)))

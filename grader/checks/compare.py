@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .harness import Opaque
+from grader.core.codec import Opaque
 
 MAX_SHOWN = 400  # entries kept for the report's side-by-side view
 NUMERIC_KINDS = "iuf"

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from .records import ClassRecord
-from .render import _dict, _environment, _list, _number, _points, _text, safe_file_name
-from .spec import Assignment
+from grader.core.records import ClassRecord
+from grader.core.files import safe_file_name
+from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points
+from grader.checks.spec import Assignment
 
 __all__ = ["write_overview", "render_overview", "overview_model", "score_chart_svg", "report_link"]
 
@@ -41,7 +42,7 @@ def write_overview(records: list[ClassRecord], out: Path, *, assignments: list[A
 def render_overview(records: list[ClassRecord], *, assignments: list[Assignment],
                     problems: Iterable[dict] = ()) -> str:
     model = overview_model(records, assignments=assignments, problems=problems)
-    return _environment().get_template("overview.html.j2").render(page=model)
+    return environment().get_template("overview.html.j2").render(page=model)
 
 
 def report_link(student_key: str) -> str:
@@ -63,9 +64,9 @@ def overview_model(records: list[ClassRecord], *, assignments: list[Assignment],
     checks = [row for c in columns for row in _check_rates(c, records)]
     return {
         "size": len(records),
-        "average": _points(average),
-        "median": _points(statistics.median(totals)) if totals else "0",
-        "max_total": _points(max_total),
+        "average": format_points(average),
+        "median": format_points(statistics.median(totals)) if totals else "0",
+        "max_total": format_points(max_total),
         "average_percent": _percent(average, max_total),
         "chart": score_chart_svg([_share(t, max_total) for t in totals], average=_share(average, max_total)),
         "columns": [_column_summary(c, records) for c in columns],
@@ -86,9 +87,9 @@ def _columns(records: list[ClassRecord], assignments: list[Assignment]) -> list[
     for record in records:
         for slug, result in record.results.items():
             if slug not in columns:
-                info = _dict(_dict(result).get("assignment"))
-                columns[slug] = {"slug": slug, "title": _text(info.get("title")) or slug,
-                                 "max_value": _number(info.get("max_score"), _number(_dict(result).get("max_score"))),
+                info = as_dict(as_dict(result).get("assignment"))
+                columns[slug] = {"slug": slug, "title": as_text(info.get("title")) or slug,
+                                 "max_value": as_number(info.get("max_score"), as_number(as_dict(result).get("max_score"))),
                                  "spec": None}
     return list(columns.values())
 
@@ -96,14 +97,14 @@ def _columns(records: list[ClassRecord], assignments: list[Assignment]) -> list[
 def _student_row(record: ClassRecord, columns: list[dict], max_total: float) -> dict:
     cells, total = [], 0.0
     for column in columns:
-        result = _dict(record.results.get(column["slug"]))
+        result = as_dict(record.results.get(column["slug"]))
         if not result:
             cells.append({"text": "—", "value": -1, "status": "missing", "label": "not submitted"})
             continue
-        score = _number(result.get("score"))
+        score = as_number(result.get("score"))
         total += score
-        status = _text(result.get("status"), "graded")
-        cells.append({"text": _points(score), "value": score, "status": status,
+        status = as_text(result.get("status"), "graded")
+        cells.append({"text": format_points(score), "value": score, "status": status,
                       "label": "" if status == "graded" else PROBLEM_STATUS.get(status, status)})
     return {
         "name": record.student.display_name,
@@ -111,7 +112,7 @@ def _student_row(record: ClassRecord, columns: list[dict], max_total: float) -> 
         "section": record.student.section,
         "href": report_link(record.student.key),
         "cells": cells,
-        "total": _points(total),
+        "total": format_points(total),
         "total_value": total,
         "percent": _percent(total, max_total),
     }
@@ -119,23 +120,23 @@ def _student_row(record: ClassRecord, columns: list[dict], max_total: float) -> 
 
 def _graded(column: dict, records: list[ClassRecord]) -> list[dict]:
     """The results of one assignment that were graded (the base of every pass rate)."""
-    found = [_dict(r.results.get(column["slug"])) for r in records]
-    return [r for r in found if r and _text(r.get("status"), "graded") == "graded"]
+    found = [as_dict(r.results.get(column["slug"])) for r in records]
+    return [r for r in found if r and as_text(r.get("status"), "graded") == "graded"]
 
 
 def _column_summary(column: dict, records: list[ClassRecord]) -> dict:
-    submitted = [_dict(r.results.get(column["slug"])) for r in records if r.results.get(column["slug"])]
-    scores = [_number(r.get("score")) for r in submitted]
+    submitted = [as_dict(r.results.get(column["slug"])) for r in records if r.results.get(column["slug"])]
+    scores = [as_number(r.get("score")) for r in submitted]
     average = statistics.fmean(scores) if scores else 0.0
-    return {"title": column["title"], "max": _points(column["max_value"]), "submitted": len(submitted),
-            "graded": len(_graded(column, records)), "average": _points(average),
+    return {"title": column["title"], "max": format_points(column["max_value"]), "submitted": len(submitted),
+            "graded": len(_graded(column, records)), "average": format_points(average),
             "percent": _percent(average, column["max_value"])}
 
 
 def _checks_of(result: dict) -> dict[str, tuple[str, dict]]:
     """check name -> (function name, check dict) for one result."""
-    return {_text(c.get("name")): (_text(f.get("name")), c)
-            for f in map(_dict, _list(result.get("functions"))) for c in map(_dict, _list(f.get("checks")))}
+    return {as_text(c.get("name")): (as_text(f.get("name")), c)
+            for f in map(as_dict, as_list(result.get("functions"))) for c in map(as_dict, as_list(f.get("checks")))}
 
 
 def _check_list(column: dict, graded: list[dict]) -> list[tuple[str, str, bool]]:
@@ -156,7 +157,7 @@ def _check_rates(column: dict, records: list[ClassRecord]) -> list[dict]:
     by_result = [_checks_of(r) for r in graded]
     rows = []
     for function, name, hidden in _check_list(column, graded):
-        passed = sum(1 for checks in by_result if _dict(checks.get(name, ("", {}))[1]).get("status") == "passed")
+        passed = sum(1 for checks in by_result if as_dict(checks.get(name, ("", {}))[1]).get("status") == "passed")
         rows.append({"assignment": column["title"], "function": function, "name": name,
                      "hidden": hidden, **_rate(passed, len(graded))})
     return rows
@@ -167,11 +168,11 @@ def _function_rates(column: dict, records: list[ClassRecord]) -> list[dict]:
     functions = list(dict.fromkeys(function for function, _, _ in _check_list(column, graded)))
     rows = []
     for name in functions:
-        found = [f for r in graded for f in map(_dict, _list(r.get("functions"))) if f.get("name") == name]
-        full = sum(1 for f in found if _list(f.get("checks"))
-                   and all(_dict(c).get("status") == "passed" for c in _list(f.get("checks"))))
-        earned = sum(_number(f.get("score")) for f in found)
-        possible = sum(_number(f.get("max_score")) for f in found)
+        found = [f for r in graded for f in map(as_dict, as_list(r.get("functions"))) if f.get("name") == name]
+        full = sum(1 for f in found if as_list(f.get("checks"))
+                   and all(as_dict(c).get("status") == "passed" for c in as_list(f.get("checks"))))
+        earned = sum(as_number(f.get("score")) for f in found)
+        possible = sum(as_number(f.get("max_score")) for f in found)
         rows.append({"assignment": column["title"], "name": name, **_rate(full, len(graded)),
                      "points_percent": _percent(earned, possible) if possible else None})
     return rows
@@ -195,21 +196,21 @@ def _problems(records: list[ClassRecord], given: Iterable[dict]) -> list[dict]:
     rows, seen = [], set()
 
     def add(student: Any, path: Any, status: Any, message: Any) -> None:
-        student, path, status = _text(student), _text(path), _text(status) or "unknown"
+        student, path, status = as_text(student), as_text(path), as_text(status) or "unknown"
         if (student, path, status) in seen:
             return
         seen.add((student, path, status))
         rows.append({"student": known.get(student, student), "href": report_link(student) if student in known else "",
                      "path": path, "status": status, "label": PROBLEM_STATUS.get(status, status),
-                     "message": _text(message)})
+                     "message": as_text(message)})
 
     for problem in given:
-        problem = _dict(problem)
+        problem = as_dict(problem)
         add(problem.get("student"), problem.get("path"), problem.get("status"), problem.get("message"))
     for record in records:
-        for result in map(_dict, record.results.values()):
-            path = _dict(result.get("source")).get("path")
-            status = _text(result.get("status"), "graded")
+        for result in map(as_dict, record.results.values()):
+            path = as_dict(result.get("source")).get("path")
+            status = as_text(result.get("status"), "graded")
             if status != "graded":
                 add(record.student.key, path, status, result.get("message"))
                 continue
@@ -217,7 +218,7 @@ def _problems(records: list[ClassRecord], given: Iterable[dict]) -> list[dict]:
             if timed_out:
                 function, check = timed_out[0]
                 more = f" ({len(timed_out)} checks timed out)" if len(timed_out) > 1 else ""
-                add(record.student.key, path, "timeout", (_text(check.get("message")) or function) + more)
+                add(record.student.key, path, "timeout", (as_text(check.get("message")) or function) + more)
     return sorted(rows, key=lambda p: (p["student"].casefold(), p["path"]))
 
 

@@ -15,8 +15,8 @@ import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .records import ClassRecord, Student
-from .results import SCHEMA
+from grader.core.records import ClassRecord, Student
+from grader.core.results import SCHEMA
 
 MISSING_CHOICES = ("blank", "zero")
 CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -279,7 +279,7 @@ def records_from_gradebook(path: Path) -> list[ClassRecord]:
             f"no gradebook at {path}: grade first (grader grade ... --out {path.parent}), "
             "or pass --gradebook PATH or --results DIR")
     try:
-        from .gradebook import Gradebook
+        from grader.classrun.gradebook import Gradebook
     except ImportError:
         raise ValueError("this installation cannot read gradebooks yet; pass --results DIR "
                          "(the folder grader grade --out wrote)") from None
@@ -340,7 +340,7 @@ def parse_canvas_ids(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+    from grader.core.errors import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 
     if args.results:
         records, warnings = records_from_results(Path(args.results))

@@ -3,19 +3,20 @@
 The input is the result JSON (schema ``nbautograde.result/1``) as loaded by
 ``json``. Python only turns it into a plain view model in which every field
 has a default, so a partial or malformed result still renders; the layout
-lives in ``grader/templates`` (Jinja2, autoescape on).
+lives in ``grader/reports/templates`` (Jinja2, autoescape on).
 """
 from __future__ import annotations
 
-import functools
 import math
 import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render_student_report", "write_student_report", "safe_file_name", "render_check_table"]
+from grader.core.files import safe_file_name
+from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points
 
-TEMPLATES = Path(__file__).parent / "templates"
+__all__ = ["render_student_report", "write_student_report", "render_check_table"]
+
 MAX_TABLE_CELLS = 400  # bigger arrays are shown as text, not as a table
 MAX_TEXT = 4000  # longest text shown for one value
 # The engine writes non-finite numbers as these strings; show them like numbers.
@@ -35,13 +36,13 @@ CHECK_STATUS = {"passed": "passed", "failed": "failed", "error": "error",
 def render_student_report(results: list[dict], *, student: str) -> str:
     """The HTML page for one student covering one result per assignment."""
     page = _page(results if isinstance(results, list) else [], student)
-    return _environment().get_template("report.html.j2").render(page=page)
+    return environment().get_template("report.html.j2").render(page=page)
 
 
 def render_check_table(function: str, checks: list[dict]) -> str:
     """A fragment for a notebook cell: one function's checks, as ``grader.check`` shows them."""
     # No page stylesheet here: it would restyle the notebook around the cell.
-    return _environment().get_template("check_table.html.j2").render(
+    return environment().get_template("check_table.html.j2").render(
         function=function, checks=[_check(c) for c in checks],
         passed=sum(c.get("status") == "passed" for c in checks),
     )
@@ -56,23 +57,8 @@ def write_student_report(results: list[dict], out_dir: Path, *, student: str) ->
     return path
 
 
-def safe_file_name(name: str) -> str:
-    """A single path component: no separators, no leading dots, never empty."""
-    cleaned = re.sub(r"[^\w.-]+", "_", str(name)).strip("._-")
-    return cleaned[:100] or "student"
 
 
-@functools.lru_cache(maxsize=1)
-def _environment():
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,  # a view-model slip fails loudly in tests
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 # ---- view model: page and assignments -------------------------------------
@@ -80,74 +66,74 @@ def _environment():
 def _page(results: list, student: Any) -> dict:
     from markupsafe import Markup
 
-    from .highlight import CSS
+    from grader.reports.highlight import CSS
 
     assignments = [_assignment(r, n) for n, r in enumerate(results, 1)]
     return {
-        "student": _text(student, "student"),
-        "score": _points(sum(a["score_value"] for a in assignments)),
-        "max_score": _points(sum(a["max_value"] for a in assignments)),
+        "student": as_text(student, "student"),
+        "score": format_points(sum(a["score_value"] for a in assignments)),
+        "max_score": format_points(sum(a["max_value"] for a in assignments)),
         "assignments": assignments,
         "code_css": Markup(CSS),
     }
 
 
 def _assignment(raw: Any, number: int) -> dict:
-    result = _dict(raw)
-    info = _dict(result.get("assignment"))
-    score = _number(result.get("score"))
-    maximum = _number(result.get("max_score"), _number(info.get("max_score")))
-    functions = [_function(f) for f in _list(result.get("functions"))]
+    result = as_dict(raw)
+    info = as_dict(result.get("assignment"))
+    score = as_number(result.get("score"))
+    maximum = as_number(result.get("max_score"), as_number(info.get("max_score")))
+    functions = [_function(f) for f in as_list(result.get("functions"))]
     checks = [c for f in functions for c in f["checks"]]
     return {
         "anchor": f"assignment-{number}",
-        "title": _text(info.get("title")) or _text(info.get("slug")) or _unknown_title(result),
+        "title": as_text(info.get("title")) or as_text(info.get("slug")) or _unknown_title(result),
         "status": _status(result.get("status", "graded"), RESULT_STATUS),
         "graded": result.get("status", "graded") == "graded",
-        "message": _text(result.get("message")),
-        "source": _text(_dict(result.get("source")).get("path")),
+        "message": as_text(result.get("message")),
+        "source": as_text(as_dict(result.get("source")).get("path")),
         "score_value": score,
         "max_value": maximum,
-        "score": _points(score),
-        "max_score": _points(maximum),
+        "score": format_points(score),
+        "max_score": format_points(maximum),
         "percent": min(100.0, max(0.0, 100 * score / maximum)) if maximum > 0 else 0.0,
         "checks_passed": sum(c["status"]["key"] == "passed" for c in checks),
         "checks_total": len(checks),
-        "flags": [_text(x) for x in _list(result.get("flags"))],
-        "notes": [_text(x) for x in _list(result.get("notes"))],
+        "flags": [as_text(x) for x in as_list(result.get("flags"))],
+        "notes": [as_text(x) for x in as_list(result.get("notes"))],
         "functions": functions,
     }
 
 
 def _unknown_title(result: dict) -> str:
     """Name an unrecognised or unreadable submission by its file, if known."""
-    path = _text(_dict(result.get("source")).get("path"))
+    path = as_text(as_dict(result.get("source")).get("path"))
     name = re.split(r"[\\/]", path)[-1]
     return f"Unknown assignment ({name})" if name else "Unknown assignment"
 
 
 def _function(raw: Any) -> dict:
-    function = _dict(raw)
+    function = as_dict(raw)
     return {
-        "name": _text(function.get("name")) or "(unnamed function)",
+        "name": as_text(function.get("name")) or "(unnamed function)",
         "status": _status(function.get("status"), FUNCTION_STATUS),
-        "message": _text(function.get("message")),
-        "score": _points(_number(function.get("score"))),
-        "max_score": _points(_number(function.get("max_score"))),
-        "regions": [_region(r) for r in _list(function.get("regions"))],
-        "checks": [_check(c) for c in _list(function.get("checks"))],
+        "message": as_text(function.get("message")),
+        "score": format_points(as_number(function.get("score"))),
+        "max_score": format_points(as_number(function.get("max_score"))),
+        "regions": [_region(r) for r in as_list(function.get("regions"))],
+        "checks": [_check(c) for c in as_list(function.get("checks"))],
     }
 
 
 def _region(raw: Any) -> dict:
-    region = _dict(raw)
+    region = as_dict(raw)
     line, index = region.get("line"), region.get("index")
     line = line if _is_int(line) and line > 0 else None
     return {
         "index": index if _is_int(index) and index > 0 else None,  # 0: the whole definition
         # The schema has "line"; the engine may describe the place instead ("code cell 5, line 3").
-        "where": f"from line {line}" if line else _text(region.get("where")),
-        "html": _highlight(_text(region.get("code")), line),
+        "where": f"from line {line}" if line else as_text(region.get("where")),
+        "html": _highlight(as_text(region.get("code")), line),
     }
 
 
@@ -155,52 +141,52 @@ def _highlight(code: str, first_line: int | None):
     """``highlight`` escapes the code itself; the result is safe markup."""
     from markupsafe import Markup
 
-    from .highlight import highlight
+    from grader.reports.highlight import highlight
 
     return Markup(highlight(code, first_line)) if code.strip() else None
 
 
 def _check(raw: Any) -> dict:
-    check = _dict(raw)
+    check = as_dict(raw)
     return {
-        "name": _text(check.get("name")) or "(unnamed check)",
+        "name": as_text(check.get("name")) or "(unnamed check)",
         "status": _status(check.get("status"), CHECK_STATUS),
-        "points": _points(_number(check.get("points"))),
-        "max_points": _points(_number(check.get("max_points"))),
+        "points": format_points(as_number(check.get("points"))),
+        "max_points": format_points(as_number(check.get("max_points"))),
         "visibility": "hidden" if check.get("hidden") is True else "public",
         "rtol": _tolerance(check.get("rtol")),
         "atol": _tolerance(check.get("atol")),
-        "message": _text(check.get("message")),
-        "hint": _text(check.get("hint")),
+        "message": as_text(check.get("message")),
+        "hint": as_text(check.get("hint")),
         "traceback": _traceback(check.get("traceback")),
-        "details": [_detail(d) for d in _list(check.get("details"))],
+        "details": [_detail(d) for d in as_list(check.get("details"))],
     }
 
 
 def _detail(raw: Any) -> dict:
-    detail = _dict(raw)
-    as_text = detail.get("truncated") is True  # a cut array would mislabel indices
+    detail = as_dict(raw)
+    cut = detail.get("truncated") is True  # a cut array would mislabel indices
     differs = _indices(detail.get("differs"))
     # A scalar has no index to list: it differs when the two sides read differently.
     scalar_differs = bool(differs) or _repr(detail.get("expected")) != _repr(detail.get("got"))
     return {
-        "path": _text(detail.get("path")),
-        "message": _text(detail.get("message")),
-        "truncated": as_text,
-        "expected": _value(detail, "expected", differs, scalar_differs, as_text),
-        "got": _value(detail, "got", differs, scalar_differs, as_text),
+        "path": as_text(detail.get("path")),
+        "message": as_text(detail.get("message")),
+        "truncated": cut,
+        "expected": _value(detail, "expected", differs, scalar_differs, cut),
+        "got": _value(detail, "got", differs, scalar_differs, cut),
     }
 
 
 # ---- view model: values as scalars, tables or text ------------------------
 
-def _value(detail: dict, key: str, differs: set, scalar_differs: bool, as_text: bool) -> dict:
+def _value(detail: dict, key: str, differs: set, scalar_differs: bool, cut: bool) -> dict:
     if key not in detail:
         return {"kind": "text", "text": "(not recorded)"}
     value = detail[key]
     if _is_scalar(value):
         return {"kind": "scalar", **_cell(value, scalar_differs)}
-    grid = None if as_text else _grid(value)
+    grid = None if cut else _grid(value)
     if grid is None:
         return {"kind": "text", "text": _clip(_repr(value))}
     rows, two_d = grid
@@ -237,7 +223,7 @@ def _index(i: int, j: int, two_d: bool) -> tuple[int, ...]:
 def _indices(raw: Any) -> set[tuple[int, ...]]:
     """``differs`` as index tuples; a bare int means a 1-D index."""
     found = set()
-    for item in _list(raw):
+    for item in as_list(raw):
         if _is_int(item):
             found.add((item,))
         elif isinstance(item, list) and all(_is_int(i) for i in item):
@@ -278,18 +264,10 @@ def _repr(value: Any, depth: int = 0) -> str:
 
 # ---- small coercions: never raise, always return the expected type --------
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
 
 
-def _text(value: Any, default: str = "") -> str:
-    if value is None:
-        return default
-    return value if isinstance(value, str) else str(value)
 
 
 def _is_int(value: Any) -> bool:
@@ -300,30 +278,23 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (int, float, str, bool))
 
 
-def _number(value: Any, default: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return default
-    return float(value) if math.isfinite(value) else default
 
 
-def _points(value: float) -> str:
-    """57.5 -> '57.5', 30.0 -> '30'; at most two decimals."""
-    return f"{value + 0.0:.2f}".rstrip("0").rstrip(".")
 
 
 def _tolerance(value: Any) -> str:
-    number = _number(value, math.nan)
+    number = as_number(value, math.nan)
     return "—" if math.isnan(number) else f"{number:g}"
 
 
 def _status(raw: Any, labels: dict[str, str]) -> dict:
-    key = _text(raw)
+    key = as_text(raw)
     return {"key": key if key in labels else "unknown", "label": labels.get(key, key or "unknown")}
 
 
 def _traceback(raw: Any) -> str:
-    lines = _list(raw) if not isinstance(raw, str) else [raw]
-    text = "\n".join(_text(line).rstrip("\n") for line in lines)
+    lines = as_list(raw) if not isinstance(raw, str) else [raw]
+    text = "\n".join(as_text(line).rstrip("\n") for line in lines)
     return _clip(ANSI.sub("", text))
 
 

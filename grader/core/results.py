@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import __version__
-from .build import FunctionBuild
-from .score import total
-from .spec import Assignment, Check
+from grader import __version__
+from grader.notebook.build import FunctionBuild
+from grader.checks.score import total
+from grader.checks.spec import Assignment, Check
 
 SCHEMA = "nbautograde.result/1"
 

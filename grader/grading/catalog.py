@@ -12,27 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from nbformat import NotebookNode
 
-from . import __version__
-from .harness import decode
-from .reader import code_cells, read_notebook
-from .regions import normalise_source
-from .spec import Assignment, Check, load_module
+from grader import __version__
+from grader.core.codec import decode
+from grader.notebook.reader import code_cells, read_notebook
+from grader.notebook.regions import normalise_source
+from grader.checks.spec import Assignment, Check, Expected, load_module
 
 RELEASED_CHECKS_DIR = "checks"
-
-
-@dataclass(frozen=True)
-class Expected:
-    """The reference output of one check, and what known mistakes would return instead."""
-
-    value: Any
-    hints: tuple[tuple[str, Any], ...] = ()
 
 
 def assignment_version(assignment: Assignment) -> str:
@@ -129,7 +120,7 @@ class Catalog:
         if assignment.slug in self._released:
             return self._released[assignment.slug][0]
         if assignment.slug not in self._expected:
-            from .reference import reference_outputs  # runs a kernel: only when needed
+            from grader.grading.reference import reference_outputs  # runs a kernel: only when needed
 
             self._expected[assignment.slug] = reference_outputs(
                 assignment, self.scaffold(assignment), self.version(assignment), self.cache_dir

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
-from .reader import cell_tags, code_cells
-from .regions import (
+from grader.notebook.reader import cell_tags, code_cells
+from grader.notebook.regions import (
     Extraction, aliases_outside, enclosing_loop, essence, extract, find_functions, function_source,
     indent_of, is_untouched, loop_offset, loop_variable, names_bound, names_mentioned, normalise_source,
     placeholder_for, shifted,
 )
-from .spec import Assignment
+from grader.checks.spec import Assignment
 
 DEMO_TAG = "demo"
 

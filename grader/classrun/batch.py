@@ -27,13 +27,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .gradebook import Gradebook, Item
-from .intake import Intake, StudentWork
-from .pool import Pool, crashed_result
-from .progress import Progress
-from .records import Student
+from grader.classrun.gradebook import Gradebook, Item
+from grader.classrun.intake import Intake, StudentWork
+from grader.classrun.pool import Pool, crashed_result
+from grader.classrun.progress import Progress
+from grader.core.records import Student
 
-EXIT_INTERRUPTED = 130
 FAILED_TO_READ = ("unreadable", "unrecognised")
 
 
@@ -212,8 +211,9 @@ class _Writer:
         self.students_done = self.fresh_failed = 0
 
     def finish(self, plan: _Plan, results: list[dict]) -> None:
-        from .render import render_student_report, safe_file_name
-        from .results import write_result
+        from grader.core.files import safe_file_name
+        from grader.reports.render import render_student_report
+        from grader.core.results import write_result
 
         student = plan.work.student
         folder = self.out / safe_file_name(student.key)
@@ -280,7 +280,7 @@ def _class_figures(book: Gradebook, catalog, summary: Summary, out: Path) -> Non
 def write_overview(records, out: Path, catalog, problems: list[dict]) -> str:
     """The class overview page, when this installation has one; returns its path or ''."""
     try:
-        from .overview import write_overview as write
+        from grader.reports.overview import write_overview as write
     except ImportError:
         return ""
     try:
@@ -382,7 +382,7 @@ class _Warmer:
                 self.warm.add(assignment.slug)
 
     def _assignment_of(self, path: Path, slug: str | None):
-        from .reader import ReadError, read_notebook
+        from grader.notebook.reader import ReadError, read_notebook
 
         try:
             nb = read_notebook(path)

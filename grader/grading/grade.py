@@ -14,15 +14,15 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from .assignment import Catalog, Expected
-from .build import RUNNABLE, FunctionBuild
-from .compare import Verdict, compare
-from .execute import Options
-from .pipeline import Plan, Run, observed_output, plan, run_plans
-from .reader import ReadError, read_notebook
-from .results import check_result, function_result, notebook_result, failed_result
-from .score import check_points
-from .spec import Assignment, Check
+from grader.grading.catalog import Catalog
+from grader.notebook.build import RUNNABLE, FunctionBuild
+from grader.checks.compare import Verdict, compare
+from grader.kernel.execute import Options
+from grader.grading.pipeline import Plan, Run, observed_output, plan, run_plans
+from grader.notebook.reader import ReadError, read_notebook
+from grader.core.results import check_result, function_result, notebook_result, failed_result
+from grader.checks.score import check_points
+from grader.checks.spec import Assignment, Check, Expected
 
 # A function that could not run: what its checks are marked, by the function's status.
 SKIPPED_STATUS = {"missing": "not_attempted", "not_attempted": "not_attempted",
@@ -52,7 +52,7 @@ def grade_student(
     started = time.perf_counter()
     options = options or Options()
     if options.fork:
-        from .kernels import ForkServer
+        from grader.kernel.kernels import ForkServer
 
         ForkServer.shared()  # starts importing now, while the notebooks are read and built
     wanted = assignments or [None] * len(notebooks)
@@ -109,7 +109,7 @@ def default_hidden(catalog: Catalog, notebooks: list[Path], extra: list[str]) ->
     """
     # A notebook's folder and the one above it: the student's own, and the class's.
     near = [folder for p in notebooks for folder in Path(p).resolve().parents[:2]]
-    wanted = [catalog.folder, Path(__file__).parent, Path.home(), *near, *map(Path, extra)]
+    wanted = [catalog.folder, Path(__file__).parents[1], Path.home(), *near, *map(Path, extra)]
     keep = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.executable)]
     hidden = []
     for path in wanted:

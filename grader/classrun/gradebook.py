@@ -2,7 +2,7 @@
 
 Tables (see docs/class-workflow.md for the queries an instructor may want):
 
-* ``students``: who, with what the LMS and roster know (``grader.records.Student``);
+* ``students``: who, with what the LMS and roster know (``grader.core.records.Student``);
 * ``submissions``: one row per file content a student handed in (sha256, path, the
   assignment its name tells, attempt, late);
 * ``runs``: every ``grader grade`` run: start, end, options, grader version, status
@@ -26,8 +26,8 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import __version__
-from .records import ClassRecord, Student
+from grader import __version__
+from grader.core.records import ClassRecord, Student
 
 SCHEMA_VERSION = 1
 STUDENT_FIELDS = ("name", "lms_id", "sis_id", "sis_login", "section", "email", "username")

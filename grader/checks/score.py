@@ -1,7 +1,7 @@
 """Points from verdicts: pure functions, no I/O."""
 from __future__ import annotations
 
-from .compare import Verdict
+from grader.checks.compare import Verdict
 
 
 def check_points(max_points: float, verdict: Verdict, *, partial: bool) -> float:

@@ -1,0 +1,1 @@
+"""Grades back to the LMS: Canvas, Moodle, CSV, JSON Lines, and Gradescope."""

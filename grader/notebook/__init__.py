@@ -1,0 +1,1 @@
+"""The notebook side: read a submission, find its regions, build the code that runs."""

@@ -1,0 +1,1 @@
+"""HTML from results: one report per student and the class overview (Jinja2 templates)."""

@@ -1,0 +1,51 @@
+"""What every page shares: the Jinja2 environment and coercions of untrusted result data.
+
+Result files are read back from disk and may have been edited or truncated, so the view
+models never index blindly: these helpers return the expected type or a default.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Any
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@functools.lru_cache(maxsize=1)
+def environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a view-model slip fails loudly in tests
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def as_dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def as_text(value: Any, default: str = "") -> str:
+    if value is None:
+        return default
+    return value if isinstance(value, str) else str(value)
+
+
+def as_number(value: Any, default: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    return float(value) if math.isfinite(value) else default
+
+
+def format_points(value: float) -> str:
+    """57.5 -> '57.5', 30.0 -> '30'; at most two decimals."""
+    return f"{value + 0.0:.2f}".rstrip("0").rstrip(".")
