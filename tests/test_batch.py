@@ -23,6 +23,7 @@ import lms_class
 from grader.grading.catalog import Catalog
 from grader.classrun.batch import Summary, run_lock
 from grader.cli import main
+from grader.core.files import safe_file_name
 from grader.classrun.gradebook import Gradebook
 from grader.classrun.pool import Pool, descendants
 from grader.classrun.progress import Progress, format_summary
@@ -206,7 +207,7 @@ def test_moodle_download_grades_to_the_expected_totals(tmp_path, catalog):
     with Gradebook(out / "gradebook.sqlite", create=False) as book:
         totals = {r.student.key: r.score for r in book.class_records()}
     assert totals == pytest.approx(lms_class.expected_totals(lms_class.SMALL_CLASS, catalog, key="name"))
-    assert (out / "Jane_Doe" / "report.html").exists()
+    assert (out / safe_file_name("Jane Doe") / "report.html").exists()
 
 
 # --- interrupted runs --------------------------------------------------------------------------
@@ -381,9 +382,10 @@ def test_two_notebooks_with_one_name_keep_two_result_files(capsys, tiny_folder, 
     results = json.loads(capsys.readouterr().out)
     assert code == 1
     assert len(results) == 2
-    files = sorted(p.name for p in (out / "Jane_Doe").glob("*.json"))
-    assert files == ["notebook-2.json", "notebook.json"]
-    assert sorted(json.loads((out / "Jane_Doe" / f).read_text())["source"]["path"] for f in files) == \
+    folder = out / safe_file_name("Jane Doe")
+    files = sorted(p.name for p in folder.glob("*.json"))
+    assert len(files) == 2 and all(f.startswith("notebook-") for f in files)  # a hash of each path
+    assert sorted(json.loads((folder / f).read_text())["source"]["path"] for f in files) == \
         sorted(r["source"]["path"] for r in results)
 
 

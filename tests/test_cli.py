@@ -9,7 +9,11 @@ import pytest
 
 from conftest import notebook_with_region, tiny_reference_body
 from grader.cli import main
+from grader.core.files import safe_file_name
 from grader.notebook.regions import placeholder_for
+
+
+TINY_RESULT = safe_file_name("Tiny") + ".json"  # the result of a student's Tiny.ipynb
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -35,13 +39,13 @@ def test_grade_a_folder_writes_results_and_reports(capsys, tiny_warm, tiny_submi
     code, stdout, _ = run(capsys, "grade", folder, "--solutions", tiny_warm, "--out", out)
     assert code == 0
     for student in ("alice", "bob"):
-        result = json.loads((out / student / "Tiny.json").read_text(encoding="utf-8"))
+        result = json.loads((out / student / TINY_RESULT).read_text(encoding="utf-8"))
         assert result["student"] == student
         assert result["status"] == "graded"
         report = (out / student / "report.html").read_text(encoding="utf-8")
         assert "<html" in report.lower()
-    alice = json.loads((out / "alice" / "Tiny.json").read_text(encoding="utf-8"))
-    bob = json.loads((out / "bob" / "Tiny.json").read_text(encoding="utf-8"))
+    alice = json.loads((out / "alice" / TINY_RESULT).read_text(encoding="utf-8"))
+    bob = json.loads((out / "bob" / TINY_RESULT).read_text(encoding="utf-8"))
     assert alice["score"] == alice["max_score"]
     assert bob["score"] == 0
     lines = stdout.splitlines()
@@ -66,7 +70,7 @@ def test_grade_json_output_and_an_unreadable_file(capsys, tiny_warm, tiny_submis
     assert results["dave"]["status"] == "unreadable"
     assert results["dave"]["message"].startswith("not valid JSON")
     assert results["dave"]["max_score"] == results["carol"]["max_score"]  # known from the file name
-    assert (out / "dave" / "Tiny.json").exists()
+    assert (out / "dave" / TINY_RESULT).exists()
     assert (out / "dave" / "report.html").exists()
 
 

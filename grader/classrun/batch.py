@@ -211,14 +211,15 @@ class _Writer:
         self.students_done = self.fresh_failed = 0
 
     def finish(self, plan: _Plan, results: list[dict]) -> None:
-        from grader.core.files import safe_file_name
+        from grader.core.files import safe_file_name, write_text_atomic
         from grader.reports.render import render_student_report
         from grader.core.results import write_result
 
         student = plan.work.student
         folder = self.out / safe_file_name(student.key)
         fresh = dict(zip(plan.to_grade, results))
-        current, names = [], set()
+        names = result_file_names(plan.items)
+        current = []
         for index, item in enumerate(plan.items):
             if item.action == "superseded":
                 continue
@@ -228,18 +229,14 @@ class _Writer:
                 result = item.result
             else:
                 result = self.book.result(item.reused)
-            name = safe_file_name(Path(item.path).stem)  # two notebooks of one student may share a name
-            name = next(n for n in (name, *(f"{name}-{i}" for i in range(2, len(names) + 3))) if n not in names)
-            names.add(name)
-            path = folder / f"{name}.json"
+            path = folder / f"{names[index]}.json"
             if index in fresh or not path.exists():
                 write_result(result, path)
             current.append((result, index in fresh))
         report = folder / "report.html"
         if fresh or not report.exists():
-            folder.mkdir(parents=True, exist_ok=True)
             text = render_student_report([r for r, _ in current], student=student.display_name)
-            report.write_text(text, encoding="utf-8")
+            write_text_atomic(report, text)
         self.book.record_student(self.summary.run_id, student, plan.items)
         self.students_done += bool(fresh)
         for result, is_fresh in current:
@@ -261,6 +258,21 @@ class _Writer:
             s.crashed += 1
         elif any(c.get("status") == "timeout" for f in result.get("functions", []) for c in f.get("checks", [])):
             s.timed_out += 1
+
+
+def result_file_names(items: list[Item]) -> dict[int, str]:
+    """Each current notebook's result file name (no suffix) in its student's folder.
+
+    A notebook's own name when no other notebook of the student shares it; otherwise its
+    name with a hash of where it came from, so neither replaces the other and each keeps
+    its name from one run to the next.
+    """
+    from grader.core.files import safe_file_name
+
+    current = {i: Path(item.path).stem for i, item in enumerate(items) if item.action != "superseded"}
+    shared = {stem for stem in current.values() if list(current.values()).count(stem) > 1}
+    return {i: safe_file_name(stem, identity=str(items[i].path) if stem in shared else None)
+            for i, stem in current.items()}
 
 
 def _class_figures(book: Gradebook, catalog, summary: Summary, out: Path) -> None:
@@ -291,10 +303,9 @@ def write_overview(records, out: Path, catalog, problems: list[dict]) -> str:
 
 
 def _write_summary(out: Path, summary: Summary) -> None:
-    path = out / "summary.json"
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(summary.to_dict(), indent=1), encoding="utf-8")
-    tmp.replace(path)
+    from grader.core.files import write_text_atomic
+
+    write_text_atomic(out / "summary.json", json.dumps(summary.to_dict(), indent=1))
 
 
 # --- one run per gradebook at a time -------------------------------------------------------------

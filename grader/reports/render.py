@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from grader.core.files import safe_file_name
+from grader.core.files import safe_file_name, write_text_atomic
 from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points
 
 __all__ = ["render_student_report", "write_student_report", "render_check_table"]
@@ -50,11 +50,8 @@ def render_check_table(function: str, checks: list[dict]) -> str:
 
 def write_student_report(results: list[dict], out_dir: Path, *, student: str) -> Path:
     """Write ``<out_dir>/<student>/report.html`` and return its path."""
-    folder = Path(out_dir) / safe_file_name(student)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "report.html"
-    path.write_text(render_student_report(results, student=student), encoding="utf-8")
-    return path
+    path = Path(out_dir) / safe_file_name(student) / "report.html"
+    return write_text_atomic(path, render_student_report(results, student=student))
 
 
 
