@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 __all__ = ["check", "grade", "release", "__version__"]
 
 
-def check(function: str, *, folder: str = ".", namespace: dict | None = None):
-    """Run ``function``'s public checks from inside a notebook and show the outcome."""
+def check(function, *, folder: str = ".", namespace: dict | None = None):
+    """Run ``function``'s public checks (a name, or the function itself) from inside a
+    notebook and show the outcome."""
     from grader.grading.selfcheck import caller_namespace, check as run
 
     return run(function, folder=folder, namespace=namespace if namespace is not None else caller_namespace())

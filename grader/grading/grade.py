@@ -152,7 +152,7 @@ def _grade_check(
         else:
             message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
         return check_result(check, "timeout" if status == "timeout" else "error", 0.0, message,
-                            traceback=_student_frames(output.get("traceback", [])),
+                            traceback=student_frames(output.get("traceback", [])),
                             seconds=output.get("seconds"))
     result = judge(assignment, check, output, expected[check.name])
     twin = check.twin_check()
@@ -216,7 +216,7 @@ def _named_parts(check: Check, expected, got) -> list[tuple]:
     return [(names[0] if len(names) == 1 else "result", expected, got)]
 
 
-def _student_frames(frames: list[dict]) -> list[str]:
+def student_frames(frames: list[dict]) -> list[str]:
     """Only frames from notebook code: the student's lines and the scaffold around them."""
     shown = [f for f in frames if "ipykernel" in str(f.get("file", "")) or str(f.get("file", "")).startswith("<")]
     return [f"in {f.get('function')}, line {f.get('line')}: {f.get('code', '').strip()}" for f in shown]

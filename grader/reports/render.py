@@ -39,13 +39,36 @@ def render_student_report(results: list[dict], *, student: str) -> str:
     return environment().get_template("report.html.j2").render(page=page)
 
 
-def render_check_table(function: str, checks: list[dict]) -> str:
-    """A fragment for a notebook cell: one function's checks, as ``grader.check`` shows them."""
-    # No page stylesheet here: it would restyle the notebook around the cell.
+def render_check_table(function: str, checks: list[dict], *, problem: str = "", traceback_lines: int = 3) -> str:
+    """A fragment for a notebook cell: one function's checks, as ``grader.check`` shows them.
+
+    Styled inline (no page stylesheet: it would restyle the notebook around the cell);
+    ``problem`` is why no check could run; tracebacks keep their last ``traceback_lines``.
+    """
+    views = []
+    for raw in checks:
+        view = _check(raw)
+        view["traceback"] = "\n".join(view["traceback"].split("\n")[-traceback_lines:]) if view["traceback"] else ""
+        view["tolerance"] = _tolerance_words(raw.get("rtol"), raw.get("atol"))
+        views.append(view)
     return environment().get_template("check_table.html.j2").render(
-        function=function, checks=[_check(c) for c in checks],
+        function=function, checks=views, problem=problem,
         passed=sum(c.get("status") == "passed" for c in checks),
     )
+
+
+def _tolerance_words(rtol: Any, atol: Any) -> str:
+    """How close counts as equal, without the words rtol and atol."""
+    relative, absolute = as_number(rtol, math.nan), as_number(atol, math.nan)
+    if math.isnan(relative) or math.isnan(absolute):
+        return "compared with the expected value"
+    if relative == 0 and absolute == 0:
+        return "must match exactly"
+    if relative == 0:
+        return f"within {absolute:g} of the expected value"
+    if absolute == 0:
+        return f"within {relative:g} × the expected value"
+    return f"within {absolute:g} + {relative:g} × the expected value"
 
 
 def write_student_report(results: list[dict], out_dir: Path, *, student: str) -> Path:
