@@ -279,3 +279,21 @@ def test_the_scaffold_itself_builds_ok_and_unchanged(tiny):
     result = build(assignment, scaffold, scaffold)
     assert result.functions["scale"].status == "ok"
     assert result.notes == [] and result.flags == []
+
+
+def test_a_comment_at_the_functions_depth_inside_a_region_still_compiles(tiny):
+    assignment, scaffold = tiny
+    mine = (
+        "def scale(x, factor):\n"
+        "    if True:  # the student wrapped the region in a block of their own\n"
+        "        ### START CODE HERE ###\n"
+        "    # Step 1: scale (a comment at the function's depth)\n"
+        "        y = x * factor\n"
+        "        ### END CODE HERE ###\n"
+        "    return y"
+    )
+    result = build(assignment, scaffold, notebook_of([code_sources(scaffold)[0], mine]))
+    fb = result.functions["scale"]
+    assert fb.status == "ok", fb.message
+    assert fb.regions[0]["code"] == "# Step 1: scale (a comment at the function's depth)\ny = x * factor"
+    assert "\n    # Step 1: scale (a comment at the function's depth)\n    y = x * factor\n" in graded_cell(result)

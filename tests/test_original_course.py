@@ -17,9 +17,8 @@ import pytest
 from grader.grading.catalog import Catalog
 from grader.notebook.build import build
 from grader.notebook.reader import parse_notebook, read_notebook
-from grader.notebook.regions import (
-    aliases_outside, enclosing_loop, extract, is_untouched, loop_offset, names_bound, normalise_source,
-)
+from grader.notebook.fit import aliases_outside, enclosing_loop, loop_offset, names_bound
+from grader.notebook.regions import extract, is_untouched, normalise_source
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "original_course"

@@ -205,3 +205,45 @@ def test_real_code_is_not_untouched(body):
 
 def test_placeholder_with_an_apostrophe_in_its_comment_is_untouched():
     assert is_untouched("y = None  # don't know yet", "y = None")
+
+
+# --- dedenting: statements set the cut, comments and continuations never do ---------------
+
+def test_comments_indented_less_than_the_code_do_not_set_the_cut():
+    text = (
+        "def f(x):\n"
+        "    for i in range(3):\n"
+        "        ### START CODE HERE ###\n"
+        "    # Step 1: at the function's depth\n"
+        "        y = x + i\n"
+        "# Step 2: at column 0\n"
+        "        y = y * 2  # and a trailing comment\n"
+        "        ### END CODE HERE ###\n"
+        "    return y\n"
+    )
+    body = bodies(text, expected=1)[0]
+    assert body == "# Step 1: at the function's depth\ny = x + i\n# Step 2: at column 0\ny = y * 2  # and a trailing comment"
+    compile(body, "<region>", "exec")
+
+
+def test_a_continuation_line_further_left_does_not_set_the_cut():
+    text = (
+        "def f(x):\n"
+        "    ### START CODE HERE ###\n"
+        "    y = max(x,\n"
+        "  0)\n"
+        "    z = '''text\n"
+        "kept as written'''\n"
+        "    w = x + \\\n"
+        " 1\n"
+        "    ### END CODE HERE ###\n"
+        "    return y\n"
+    )
+    body = bodies(text, expected=1)[0]
+    assert body.split("\n") == ["y = max(x,", "0)", "z = '''text", "kept as written'''", "w = x + \\", "1"]
+    compile(body, "<region>", "exec")
+
+
+def test_a_function_continues_past_a_bracket_continued_at_column_0():
+    text = "def f(x):\n    y = max(x,\n0)\n    ### START CODE HERE ###\n    z = y\n    ### END CODE HERE ###\n    return z\n"
+    assert bodies(text, expected=1) == ["z = y"]

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from nbformat import NotebookNode
 
 from grader.notebook.reader import cell_tags, code_cells
+from grader.notebook.fit import fit_to_scaffold
 from grader.notebook.regions import (
-    Extraction, aliases_outside, enclosing_loop, essence, extract, find_functions, function_source,
-    indent_of, is_untouched, loop_offset, loop_variable, names_bound, names_mentioned, normalise_source,
-    placeholder_for, shifted,
+    Extraction, essence, extract, find_functions, function_source, indent_of, is_untouched, normalise_source,
+    placeholder_for,
 )
 from grader.checks.spec import Assignment
 
@@ -183,46 +183,6 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
     whole = tuple(n for n, f in functions.items() if f.status == "fallback")
     notes.extend(_ignored_cells_note(scaffold, student, assignment, whole))
     return Build(cells, functions, notes, flags)
-
-
-def fit_to_scaffold(
-    name: str, scaffold_cell: str, base: Extraction, student_lines: list[str], mine: Extraction,
-) -> tuple[list[str], list[str]]:
-    """The student's region bodies, fitted to our scaffold where theirs was the original course's.
-
-    Two differences are bridged (see regions.py): a loop counting the same steps from
-    another start (the region runs with the loop variable as its own loop counted it), and
-    a plain alias such as ``inc = mini_batch_size`` that the region uses but our scaffold
-    lacks (it is set at the region's start). Returns the bodies and a note for each fit.
-    """
-    assert base.span is not None and mine.span is not None
-    our_lines = scaffold_cell.split("\n")
-    ours = names_bound(function_source(scaffold_cell, base.span))
-    aliases = {alias: target for alias, target in aliases_outside(student_lines, mine.span, mine.regions).items()
-               if alias not in ours and target in ours}
-    bodies, loops, borrowed = [], {}, set()
-    for region, base_region in zip(mine.regions, base.regions):
-        body = region.body
-        if body.strip():
-            needed = [f"{alias} = {target}" for alias, target in aliases.items() if alias in names_mentioned(body)]
-            if needed:
-                body = "\n".join([*needed, body])
-                borrowed.update(needed)
-            written_for = enclosing_loop(student_lines, mine.span, region)
-            runs_in = enclosing_loop(our_lines, base.span, base_region)
-            shift = loop_offset(written_for, runs_in)
-            if shift:
-                body = shifted(body, loop_variable(written_for), shift)
-                loops.setdefault((written_for, runs_in), []).append(str(region.index))
-        bodies.append(body)
-    notes = [f"{name}: {'regions' if len(indexes) > 1 else 'region'} {', '.join(indexes)} "
-             f"{'were' if len(indexes) > 1 else 'was'} written inside `{written_for}` and ran inside our "
-             f"`{runs_in}`, with `{loop_variable(written_for)}` counted as in its own loop."
-             for (written_for, runs_in), indexes in loops.items()]
-    if borrowed:
-        notes.append(f"{name}: `{'`, `'.join(sorted(borrowed))}` from the notebook's own code around the "
-                     "regions was kept, because a region uses it.")
-    return bodies, notes
 
 
 def _classify(name: str, mine: Extraction, placeholders: list[str], fallback: bool, located: _Located) -> tuple[str, str]:

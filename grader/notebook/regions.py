@@ -77,14 +77,15 @@ def find_functions(lines: list[str], name: str) -> list[FunctionSpan]:
             continue
         indent = len(match.group(1))
         stop = i + 1
-        # The body runs on while code lines are indented deeper than the def; comment
-        # lines and lines inside a triple-quoted string never end it (students drift
-        # markers and docstrings to column 0).
-        in_string = _open_string(lines[i], None)
+        # The body runs on while statements are indented deeper than the def; comment
+        # lines and lines continuing a bracket or a string never end it (students drift
+        # markers and docstrings to column 0). Read from the def on, so that an unclosed
+        # string elsewhere cannot hide the function.
+        state = _Open().after(line)
         for j in range(i + 1, len(lines)):
-            if in_string is None and is_code(lines[j]) and indent_of(lines[j]) <= indent:
+            if state.closed and is_code(lines[j]) and indent_of(lines[j]) <= indent:
                 break
-            in_string = _open_string(lines[j], in_string)
+            state = state.after(lines[j])
             stop = j + 1
         while stop > i + 1 and not lines[stop - 1].strip():
             stop -= 1
@@ -92,27 +93,58 @@ def find_functions(lines: list[str], name: str) -> list[FunctionSpan]:
     return spans
 
 
-def _open_string(line: str, quote: str | None) -> str | None:
-    """Which triple quote is still open after ``line``, given the one open before it."""
-    i = 0
-    while i < len(line):
-        if quote is not None:
-            end = line.find(quote, i)
-            if end < 0:
-                return quote
-            quote, i = None, end + 3
-            continue
-        char = line[i]
-        if char == "#":
-            return None
-        if line.startswith(('"""', "'''"), i):
-            quote, i = line[i : i + 3], i + 3
-        elif char in "\"'":
-            end = line.find(char, i + 1)
-            i = len(line) if end < 0 else end + 1
-        else:
+def statement_starts(lines: list[str]) -> list[bool]:
+    """For each line, whether it begins a statement: code that does not continue an open
+    bracket, string or backslash of the lines before it. Comments and blank lines do not."""
+    starts = []
+    state = _Open()
+    for line in lines:
+        starts.append(state.closed and is_code(line))
+        state = state.after(line)
+    return starts
+
+
+@dataclass(frozen=True)
+class _Open:
+    """What is still open at the end of a line: brackets, a triple-quoted string, a backslash."""
+
+    depth: int = 0
+    quote: str | None = None
+    backslash: bool = False
+
+    @property
+    def closed(self) -> bool:
+        return self.depth == 0 and self.quote is None and not self.backslash
+
+    def after(self, line: str) -> _Open:
+        depth, quote, i, end = self.depth, self.quote, 0, len(line)
+        while i < end:
+            if quote is not None:  # inside a string: look for its end, skipping escapes
+                if line[i] == "\\":
+                    i += 2
+                elif line.startswith(quote, i):
+                    quote, i = None, i + len(quote)
+                else:
+                    i += 1
+                continue
+            char = line[i]
+            if char == "#":
+                end = i  # the rest is a comment
+                break
+            if line.startswith(('"""', "'''"), i):
+                quote, i = line[i : i + 3], i + 3
+                continue
+            if char in "\"'":
+                quote = char
+            elif char in "([{":
+                depth += 1
+            elif char in ")]}":
+                depth = max(0, depth - 1)
             i += 1
-    return quote
+        if quote is not None and len(quote) == 1:
+            quote = None  # a one-line string left open is a syntax error, not a continuation
+        backslash = quote is None and line[:end].rstrip().endswith("\\")
+        return _Open(depth, quote, backslash)
 
 
 def strip_comment(line: str) -> str:
@@ -130,9 +162,16 @@ def strip_comment(line: str) -> str:
 
 
 def dedent_block(lines: list[str]) -> str:
-    code_indents = [indent_of(l) for l in lines if l.strip()]
-    cut = min(code_indents, default=0)
-    return "\n".join(l[cut:] if l.strip() else "" for l in lines).strip("\n")
+    """The lines moved left by the indentation of their least indented statement.
+
+    Only statements set the cut: a comment (``# Step 2`` at the function's depth), a blank
+    line or a line continuing a bracket may sit further left, and is moved left only as
+    far as it goes, never cut into.
+    """
+    starts = statement_starts(lines)
+    indents = [indent_of(l) for l, start in zip(lines, starts) if start]
+    cut = min(indents or [indent_of(l) for l in lines if l.strip()] or [0])
+    return "\n".join(l[min(cut, indent_of(l)):] if l.strip() else "" for l in lines).strip("\n")
 
 
 def _line_number(i: int) -> str:
@@ -249,122 +288,3 @@ def _only_none_stubs(body: str) -> bool:
         isinstance(s, ast.Assign) and isinstance(s.value, ast.Constant) and s.value.value is None
         for s in statements
     )
-
-
-# --- the context a region was written in ---------------------------------------------
-#
-# The original course's revised edition counts some loops differently from our scaffold
-# (``for l in range(1, L + 1)`` with keys ``str(l)`` where we write ``range(L)`` and
-# ``str(l + 1)``) and names aliases outside its regions (``inc = mini_batch_size``).
-# A region written there is honest work that would break in our scaffold; these helpers
-# find what it needs. They read the student's text outside the regions only to learn
-# those two things, never to run it.
-
-FOR_RANGE = re.compile(r"^\s*for\s+([A-Za-z_]\w*)\s+in\s+range\((.*)\)\s*:\s*$")
-ALIAS = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*([A-Za-z_]\w*)\s*$")
-
-
-def body_indent(lines: list[str], region: Region) -> int:
-    """Indentation of the region's first code line; the marker's when the region is empty."""
-    for line in lines[region.start + 1 : region.end]:
-        if is_code(line):
-            return indent_of(line)
-    return region.indent
-
-
-def enclosing_loop(lines: list[str], span: FunctionSpan, region: Region) -> str:
-    """The ``for`` header the region's code sits in, without its comment; "" when none."""
-    depth = body_indent(lines, region)
-    for i in range(region.start - 1, span.start, -1):
-        line = lines[i]
-        if is_code(line) and indent_of(line) < depth:
-            header = strip_comment(line).rstrip()
-            return header.strip() if header.lstrip().startswith("for ") else ""
-    return ""
-
-
-def _split_range(header: str) -> tuple[str, ast.expr, ast.expr] | None:
-    """``for v in range(a, b):`` → (v, a, b); None for any other loop (steps included)."""
-    match = FOR_RANGE.match(header)
-    if not match:
-        return None
-    try:
-        call = ast.parse(f"range({match.group(2)})", mode="eval").body
-    except SyntaxError:
-        return None
-    if not isinstance(call, ast.Call) or call.keywords or not 1 <= len(call.args) <= 2:
-        return None
-    start = call.args[0] if len(call.args) == 2 else ast.Constant(0)
-    return match.group(1), start, call.args[-1]
-
-
-def _split_constant(node: ast.expr) -> tuple[str, int]:
-    """An expression as (its non-constant part, integer added to it): ``L + 1`` → ("L", 1)."""
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return "", node.value
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-        right = node.right
-        if isinstance(right, ast.Constant) and type(right.value) is int:
-            rest, constant = _split_constant(node.left)
-            return rest, constant + (right.value if isinstance(node.op, ast.Add) else -right.value)
-    return ast.dump(node), 0
-
-
-def loop_offset(written_for: str, runs_in: str) -> int:
-    """How much larger the loop variable is in ``written_for`` than in ``runs_in``, when both
-    loops count the same number of steps with the same variable; 0 otherwise.
-
-    ``loop_offset("for l in range(1, L + 1):", "for l in range(L):") == 1``.
-    """
-    mine, ours = _split_range(written_for), _split_range(runs_in)
-    if mine is None or ours is None or mine[0] != ours[0]:
-        return 0
-    (my_start, my_first), (our_start, our_first), (my_stop, my_last), (our_stop, our_last) = (
-        _split_constant(e) for e in (mine[1], ours[1], mine[2], ours[2]))
-    if my_start or our_start or my_stop != our_stop:  # starts must be numbers, stops the same expression
-        return 0
-    shift = my_first - our_first
-    return shift if my_last - our_last == shift else 0
-
-
-def loop_variable(header: str) -> str:
-    match = FOR_RANGE.match(header)
-    return match.group(1) if match else ""
-
-
-def shifted(body: str, variable: str, shift: int) -> str:
-    """The region's code run with the loop variable as its own loop counted it, then restored."""
-    return (f"{variable} = {variable} + {shift}  # counted as in the loop this region was written for\n"
-            f"{body}\n{variable} = {variable} - {shift}")
-
-
-def aliases_outside(lines: list[str], span: FunctionSpan, regions: tuple[Region, ...]) -> dict[str, str]:
-    """Plain ``name = other_name`` lines of a function outside its regions: {name: other_name}."""
-    inside = {i for r in regions for i in range(r.start, r.end + 1)}
-    found = {}
-    for i in range(span.start + 1, span.stop):
-        match = ALIAS.match(strip_comment(lines[i]))
-        if i not in inside and match:
-            found[match.group(1)] = match.group(2)
-    return found
-
-
-def names_mentioned(code: str) -> set[str]:
-    """Identifiers a piece of code mentions (comments and strings aside); empty if it does not parse."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-
-
-def names_bound(function_text: str) -> set[str]:
-    """Parameters and assigned names of a function's source."""
-    try:
-        tree = ast.parse(function_text)
-    except SyntaxError:
-        return set()
-    bound = {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
-             for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg) if a is not None}
-    bound |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    return bound
