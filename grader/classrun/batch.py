@@ -1,4 +1,4 @@
-"""A class run: students graded by a pool of worker processes, streamed into the gradebook.
+"""A class run: students graded by a pool of worker processes (or a Dask cluster, see cluster.py), streamed into the gradebook.
 
 The unit of work is one student (``grading.grade_student``). The parent process plans
 (which submissions changed since the gradebook last saw them), hands students to idle
@@ -82,6 +82,7 @@ class Settings:
     options: dict = field(default_factory=dict)  # what the run was asked to do, as recorded
     limits: dict = field(default_factory=dict)  # kernel limits over the assignments' own
     contain: bool = True  # namespaces and a user of its own for each kernel, where possible
+    cluster: str | None = None  # a Dask scheduler address or local:N instead of the local pool
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -119,14 +120,14 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
                 if not plan.to_grade:
                     with interrupts.deferred():
                         writer.finish(plan, [])
-            summary.workers = min(settings.workers or default_workers(), len(todo))
             if progress:
                 progress.start(len(todo))
             if todo:
                 warm = _Warmer(catalog)
-                with Pool(summary.workers, _worker_config(catalog, settings)) as pool:
+                with _graders(todo, catalog, settings, warm) as graders:
+                    summary.workers = graders.size
                     tick = progress.redraw if progress else (lambda: None)
-                    for plan, results, why in pool.run(todo, task=_task, before=warm.for_plan, tick=tick):
+                    for plan, results, why in graders.run(todo, task=_task, before=warm.for_plan, tick=tick):
                         if results is None:  # the worker died
                             results = [crashed_result(catalog, plan.work.student.key, sub.path, sub.assignment, why)
                                        for sub in (plan.work.submissions[i] for i in plan.to_grade)]
@@ -413,6 +414,18 @@ def _quiet_progress(on_result, progress):
         progress.clear()
         on_result(student, result, fresh)
     return emit
+
+
+def _graders(todo: list[_Plan], catalog, settings: Settings, warm: _Warmer):
+    """The local pool, or (``settings.cluster``) a Dask cluster: the same task, the same ``run``."""
+    config = _worker_config(catalog, settings)
+    if not settings.cluster:
+        return Pool(min(settings.workers or default_workers(), len(todo)), config)
+    from grader.classrun.cluster import Cluster
+
+    for plan in todo:  # the reference outputs are cached now, so they travel with the assignments
+        warm.for_plan(plan)
+    return Cluster(settings.cluster, config, catalog)
 
 
 def _worker_config(catalog, settings: Settings) -> dict:
