@@ -130,6 +130,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from grader.grading.grade import grade_notebook
 
     notebook = Path(args.notebook)
+    if not notebook.is_file():
+        what = "is a folder; grader check takes one notebook" if notebook.is_dir() else "no such file"
+        print(f"error: nothing to grade: {notebook}: {what}", file=sys.stderr)
+        return EXIT_USAGE
     catalog = Catalog(_assignments_folder(notebook, args.assignments))
     result = grade_notebook(notebook, catalog, student=args.student)
     report = _write_reports([result], Path(args.out))[0]

@@ -361,7 +361,8 @@ def test_a_corrupt_zip_or_a_missing_path_is_a_usage_error(capsys, tiny_folder, t
 
 
 def test_a_gradebook_path_that_is_not_a_gradebook_is_a_usage_error(capsys, tiny_folder, tmp_path):
-    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "erin").mkdir(parents=True)
+    (tmp_path / "class" / "erin" / "Tiny.ipynb").write_bytes(b"")  # something to grade
     bad = tmp_path / "grades.sqlite"
     bad.write_text("these are my notes " * 50, encoding="utf-8")
     code = main(["grade", str(tmp_path / "class"), "--solutions", str(tiny_folder), "--out", str(tmp_path / "out"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 
 import nbformat
 import pytest
@@ -164,3 +165,41 @@ def test_unknown_assignment_message_is_plain_text(capsys, tiny_folder, tiny_subm
     _, _, err = run(capsys, "grade", path, "--solutions", tiny_folder, "--assignment", "nope",
                     "--out", tmp_path / "out")
     assert not err.startswith('error: "')
+
+
+# --- nothing to grade ------------------------------------------------------------------------------
+
+def _nothing_in(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "papers" / "notes.txt").write_text("my notes", encoding="utf-8")
+    (tmp_path / "lone.txt").write_text("my notes", encoding="utf-8")
+    with zipfile.ZipFile(tmp_path / "download.zip", "w") as zf:
+        zf.writestr("doejane_101_5001_notes.txt", "my notes")
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("empty", "holds no files"),
+    ("papers", "holds 1 file but no student's notebook (notes.txt: not a notebook (.txt))"),
+    ("lone.txt", "holds 1 file but no student's notebook"),
+    ("download.zip", "holds 1 file but no student's notebook"),
+])
+def test_nothing_to_grade_is_a_usage_error_that_writes_nothing(capsys, tiny_folder, tmp_path, source, reason):
+    _nothing_in(tmp_path)
+    out = tmp_path / "out"
+    code, stdout, err = run(capsys, "grade", tmp_path / source, "--solutions", tiny_folder, "--out", out)
+    assert code == 2
+    no_traceback(err)
+    assert err.startswith("error: nothing to grade:") and reason in err
+    assert stdout == ""
+    assert not out.exists()  # no gradebook, no summary, no unpacked zip
+
+
+def test_check_on_a_missing_notebook_is_a_usage_error_that_writes_nothing(capsys, released_by_cli, tmp_path):
+    out = tmp_path / "out"
+    for missing in (tmp_path / "missing.ipynb", tmp_path):
+        code, stdout, err = run(capsys, "check", missing, "--assignments", released_by_cli, "--out", out)
+        assert code == 2
+        no_traceback(err)
+        assert err.startswith("error: nothing to grade:") and str(missing) in err
+        assert not out.exists()

@@ -102,6 +102,8 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
     now); ``progress`` shows how far the run is. Raises ``reference.ReferenceError`` when an
     assignment's own solution fails its checks.
     """
+    if not intake.students:
+        raise BatchError("nothing to grade: the intake holds no student's notebook")
     started = time.perf_counter()
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)

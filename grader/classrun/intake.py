@@ -100,6 +100,10 @@ class IntakeError(ValueError):
     """A source or option that cannot be used at all (one line, for the user)."""
 
 
+class NothingToGrade(IntakeError):
+    """The sources hold no notebook any student handed in (one line, for the user)."""
+
+
 # --- the entry point ---------------------------------------------------------------------------
 
 def collect(
@@ -120,6 +124,7 @@ def collect(
     unmatched: list[Unmatched] = []
     presets: dict[str, str] = {}
     unpacked: set[str] = set()
+    existed = _existing_ancestor(Path(extract_to))
     for source in sources:
         files, root, problems = _files_of(Path(source), Path(extract_to), unpacked)
         unmatched += problems
@@ -133,7 +138,39 @@ def collect(
     if assignment:
         found = [(who, replace(s, assignment=assignment)) for who, s in found]
     students = _group(found, people)
+    if not students:
+        _remove_unpacked(Path(extract_to), unpacked, existed)
+        raise NothingToGrade(_nothing_to_grade(sources, unmatched))
     return Intake(students, unmatched, presets, people.unmatched() if people else [])
+
+
+def _nothing_to_grade(sources: list[Path], unmatched: list[Unmatched]) -> str:
+    where = ", ".join(str(s) for s in sources)
+    if not unmatched:
+        return f"nothing to grade: {where} holds no files"
+    first = unmatched[0]
+    more = f"; {len(unmatched) - 1} more listed with -v" if len(unmatched) > 1 else ""
+    return (f"nothing to grade: {where} holds {len(unmatched)} file{'s' * (len(unmatched) != 1)} but no "
+            f"student's notebook ({Path(first.path).name}: {first.reason}{more})")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _remove_unpacked(extract_to: Path, names: set[str], existed: Path) -> None:
+    """Undo what this intake unpacked, and the folders it created for it."""
+    for name in names:
+        shutil.rmtree(extract_to / name, ignore_errors=True)
+    folder = extract_to
+    while folder != existed and folder.is_relative_to(existed):
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            break
+        folder = folder.parent
 
 
 def compile_pattern(pattern: str) -> re.Pattern:
