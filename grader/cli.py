@@ -118,11 +118,23 @@ def _intake_listing(intake) -> str:
 
 
 def _assignments_folder(notebook: Path, given: str | None) -> Path:
+    """The released folder to check against: the one given, the notebook's own,
+    ./assignments, else the copy inside the installed student package."""
+    from grader.grading.catalog import RELEASED_CHECKS_DIR
+    from grader.grading.studentkit import DISTRIBUTION, bundled_folder
+
     if given:
         return Path(given)
-    if (notebook.parent / "checks").is_dir():
-        return notebook.parent
-    return Path("assignments")
+    for folder in (notebook.parent, Path("assignments")):
+        if (folder / RELEASED_CHECKS_DIR).is_dir():
+            return folder
+    bundled = bundled_folder()
+    if bundled is None:
+        raise FileNotFoundError(
+            f"no public checks for {notebook.name}: neither its folder nor ./assignments has "
+            f"'{RELEASED_CHECKS_DIR}/', and the student package is not installed (pip install the "
+            f"{DISTRIBUTION}-….whl from the released assignments, or give --assignments FOLDER)")
+    return bundled
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -223,7 +235,8 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="students: public checks on one notebook, no solutions needed")
     c.add_argument("notebook")
-    c.add_argument("--assignments", help="released folder (default: the notebook's, else ./assignments)")
+    c.add_argument("--assignments", help="released folder (default: the notebook's, else ./assignments, "
+                                         "else the installed student package's)")
     c.add_argument("--out", default="reports")
     c.add_argument("--student", default=None)
     c.add_argument("--json", action="store_true")

@@ -2,8 +2,10 @@
 
 Each region's body becomes a course-style placeholder, outputs are cleared, the
 support files are copied, and the public checks' inputs and expected outputs
-are written as data for self-checking. Hidden checks leave no trace. Running it
-twice gives byte-identical files.
+are written as data for self-checking. Each notebook gains a first cell that
+installs the student package (a wheel of the checker and this folder, written
+beside the notebooks) and a check cell after each graded function. Hidden
+checks leave no trace. Running it twice gives byte-identical files.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from grader.notebook.build import splice
 from grader.core.codec import encode
 from grader.notebook.regions import extract, normalise_source, placeholder_for
 from grader.checks.spec import Assignment
+from grader.grading.studentkit import build_wheel, package_version, wheel_name
+from grader.notebook.checkcells import check_cell, install_cell
 
 
 def release(solutions: Path, out: Path, *, cache_dir: Path | None = None) -> list[Path]:
@@ -28,13 +32,16 @@ def release(solutions: Path, out: Path, *, cache_dir: Path | None = None) -> lis
         raise ValueError(f"{solutions} holds no '*.checks.py' specs: nothing to release")
     out.mkdir(parents=True, exist_ok=True)
     (out / RELEASED_CHECKS_DIR).mkdir(exist_ok=True)
+    version = package_version([catalog.version(a) for a in catalog.assignments])
     written = []
     for assignment in catalog.assignments:
-        written.append(_release_notebook(catalog, assignment, out))
+        written.append(_release_notebook(catalog, assignment, out, wheel_name(version)))
         for name in assignment.files:
             shutil.copyfile(solutions / name, out / name)
             written.append(out / name)
         written.append(_release_checks(catalog, assignment, out))
+    titles = ", ".join(a.title for a in catalog.assignments)
+    written.append(build_wheel(out, version, summary=f"Public checks of {titles}, and the checker that runs them"))
     return written
 
 
@@ -47,20 +54,34 @@ def strip_regions(source: str, functions: tuple[str, ...]) -> str:
     return text
 
 
-def _release_notebook(catalog: Catalog, assignment: Assignment, out: Path) -> Path:
+def _release_notebook(catalog: Catalog, assignment: Assignment, out: Path, wheel: str) -> Path:
     nb = copy.deepcopy(catalog.scaffold(assignment))
+    cells = [install_cell(wheel)]
     for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.source = strip_regions(cell.source, assignment.functions)
-            cell.outputs = []
-            cell.execution_count = None
-            # Execution timings and widget state are the instructor's, not the student's.
-            for key in ("execution", "collapsed", "scrolled", "ExecuteTime"):
-                cell.metadata.pop(key, None)
+        cells.append(cell)
+        if cell.cell_type != "code":
+            continue
+        graded = [name for name in assignment.functions if extract(normalise_source(cell.source), name).found]
+        cell.source = strip_regions(cell.source, assignment.functions)
+        cell.outputs = []
+        cell.execution_count = None
+        # Execution timings and widget state are the instructor's, not the student's.
+        for key in ("execution", "collapsed", "scrolled", "ExecuteTime"):
+            cell.metadata.pop(key, None)
+        cells.extend(check_cell(name) for name in graded)
+    nb.cells = cells
+    _without_ids_before_4_5(nb)
     nb.metadata.pop("widgets", None)
     path = out / assignment.notebook
     nbformat.write(nb, str(path))
     return path
+
+
+def _without_ids_before_4_5(nb) -> None:
+    """Cell ids exist from nbformat 4.5 on; an older scaffold's added cells go without."""
+    if (nb.nbformat, nb.nbformat_minor) < (4, 5):
+        for cell in nb.cells:
+            cell.pop("id", None)
 
 
 def _release_checks(catalog: Catalog, assignment: Assignment, out: Path) -> Path:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
+from grader.notebook.checkcells import is_checker_cell
 from grader.notebook.reader import cell_tags, code_cells
 from grader.notebook.fit import fit_to_scaffold
 from grader.notebook.regions import (
@@ -215,14 +216,15 @@ def _ignored_cells_note(
 ) -> list[str]:
     """Cells whose code outside the regions differs from the scaffold (and so was not run).
 
-    Cells defining a function graded as a whole definition are not counted: they were used.
+    Cells defining a function graded as a whole definition are not counted: they were used;
+    nor are the checker cells a release adds (installing and calling ``grader.check``).
     """
     names = assignment.functions
     _, known = _scaffold_facts(assignment, scaffold)
     changed = []
     for number, source in enumerate(code_cells(student), start=1):
         shape = _outside_regions(source, names)
-        if any(extract(normalise_source(source), n).found for n in whole):
+        if any(extract(normalise_source(source), n).found for n in whole) or is_checker_cell(source):
             continue
         if shape and shape not in known:
             changed.append(number)
