@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 
 import nbformat
 import numpy as np
@@ -18,6 +19,7 @@ from grader.grading.grade import grade_notebook
 from grader.core.codec import decode
 from grader.notebook.regions import placeholder_for
 from grader.grading.release import release
+from grader.grading.studentkit import DISTRIBUTION
 
 pytestmark = pytest.mark.kernel
 
@@ -122,7 +124,12 @@ def test_same_submission_same_grade(catalog, tiny_submission):
 # --- release and student mode --------------------------------------------------------------
 
 def released_files(folder):
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every released file by name; the student wheel's members as ``wheel!member``."""
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    for name in [n for n in files if n.endswith(".whl")]:
+        with zipfile.ZipFile(folder / name) as wheel:
+            files.update({f"{name}!{member}": wheel.read(member) for member in wheel.namelist()})
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +144,10 @@ def test_release_is_byte_identical_twice(tiny_warm, released, tmp_path):
     release(tiny_warm, again)
     release(tiny_warm, again)  # over an existing release, too
     first, second = released_files(released), released_files(again)
-    assert set(first) == {"Tiny.ipynb", "tiny_cases.py", "checks/Tiny.json"}
+    wheels = [n for n in first if n.startswith(f"{DISTRIBUTION}-") and n.endswith(".whl")]
+    assert len(wheels) == 1, "one student wheel, the one a second release wrote over"
+    assert {n for n in first if "!" not in n} == {"Tiny.ipynb", "tiny_cases.py", "checks/Tiny.json", *wheels}
+    assert f"{wheels[0]}!grader/released/checks/Tiny.json" in first
     assert first == second
 
 
