@@ -14,25 +14,26 @@ from collections import defaultdict
 from pathlib import Path
 
 from grader.core.errors import EXIT_ASSIGNMENT, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from grader.core.results import NotebookResult, NotebookStatus
 
 
-def _summary_line(result: dict) -> str:
-    title = (result.get("assignment") or {}).get("title", "?")
-    if result["status"] != "graded":
-        return f"{result['student']:<16} {Path(result['source']['path']).name:<32} {result['status']}: {result['message']}"
-    return f"{result['student']:<16} {title:<32} {result['score']:g} / {result['max_score']:g}"
+def _summary_line(result: NotebookResult, student: str) -> str:
+    if result.status is not NotebookStatus.GRADED:
+        return f"{student:<16} {Path(result.source['path']).name:<32} {result.status.value}: {result.message}"
+    title = result.assignment.title if result.assignment else "?"
+    return f"{student:<16} {title:<32} {result.score:g} / {result.max_score:g}"
 
 
-def _write_reports(results: list[dict], out: Path) -> list[Path]:
+def _write_reports(results: list[NotebookResult], out: Path) -> list[Path]:
     from grader.core.files import safe_file_name
-    from grader.reports.render import write_student_report
     from grader.core.results import write_result
+    from grader.reports.render import write_student_report
 
     by_student: dict[str, list[dict]] = defaultdict(list)
     for result in results:
-        by_student[result["student"]].append(result)
-        stem = Path(result["source"]["path"]).stem
-        write_result(result, out / safe_file_name(result["student"]) / f"{safe_file_name(stem)}.json")
+        by_student[result.student].append(result.to_dict())
+        stem = Path(result.source["path"]).stem
+        write_result(result, out / safe_file_name(result.student) / f"{safe_file_name(stem)}.json")
     return [write_student_report(rs, out, student=s) for s, rs in by_student.items()]
 
 
@@ -91,11 +92,11 @@ class _ResultPrinter:
         if as_json:
             sys.stdout.write("[")
 
-    def __call__(self, student, result: dict, fresh: bool) -> None:
+    def __call__(self, student, result: NotebookResult, fresh: bool) -> None:
         if self.as_json:
-            sys.stdout.write(("," if self.count else "") + "\n" + json.dumps(result, indent=1, default=str))
+            sys.stdout.write(("," if self.count else "") + "\n" + json.dumps(result.to_dict(), indent=1, default=str))
         elif not self.quiet and (fresh or self.verbose):
-            line = _summary_line({**result, "student": student.display_name})
+            line = _summary_line(result, student.display_name)
             print(line + ("" if fresh else "  (unchanged, not regraded)"))
         sys.stdout.flush()
         self.count += 1
@@ -150,32 +151,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     result = grade_notebook(notebook, catalog, student=args.student)
     report = _write_reports([result], Path(args.out))[0]
     if args.json:
-        json.dump(result, sys.stdout, indent=1, default=str)
+        json.dump(result.to_dict(), sys.stdout, indent=1, default=str)
         print()
     else:
         print(format_table(result))
         print(f"report: {report}")
-    checks = [c for f in result["functions"] for c in f["checks"]]
-    ok = result["status"] == "graded" and all(c["status"] == "passed" for c in checks)
+    ok = result.status is NotebookStatus.GRADED and all(c.status.passed for c in result.checks)
     return EXIT_OK if ok else EXIT_SOME_FAILED
 
 
-def format_table(result: dict) -> str:
+def format_table(result: NotebookResult) -> str:
     """A terminal table of every check: function, check, status, points, message."""
-    if result["status"] != "graded":
-        return f"{result['source']['path']}: {result['message']}"
+    if result.status is not NotebookStatus.GRADED:
+        return f"{result.source['path']}: {result.message}"
     rows = [("function", "check", "status", "points", "message")]
-    for f in result["functions"]:
-        for c in f["checks"]:
-            message = c["message"] + (f"  (hint: {c['hint']})" if c.get("hint") else "")
-            rows.append((f["name"], c["name"], c["status"], f"{c['points']:g}/{c['max_points']:g}", message))
+    for f in result.functions:
+        for c in f.checks:
+            message = c.message + (f"  (hint: {c.hint})" if c.hint else "")
+            rows.append((f.name, c.name, c.status.value, f"{c.points:g}/{c.max_points:g}", message))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
     lines.insert(1, "-" * min(120, sum(widths) + 20))
-    title = result["assignment"]["title"]
-    lines.append(f"\n{title}: {result['score']:g} / {result['max_score']:g}"
-                 + (" (public checks only)" if result["mode"] == "student" else ""))
-    for note in result["flags"] + result["notes"]:
+    title = result.assignment.title if result.assignment else "?"
+    lines.append(f"\n{title}: {result.score:g} / {result.max_score:g}"
+                 + (" (public checks only)" if result.mode == "student" else ""))
+    for note in result.flags + result.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
 

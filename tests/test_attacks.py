@@ -178,9 +178,10 @@ def batch(tmp_path_factory):
             for student in order:
                 # As a class run does: the reports and the gradebook's folder are hidden from kernels.
                 options = Options(hidden=[str(out_dir), str(gradebook.parent)])
-                [results[student]] = grade_student([class_dir / student / NOTEBOOK], catalog, student=student,
-                                                   assignments=[ASSIGNMENT], options=options,
-                                                   limits={**LIMITS, **own_limits.get(student, {})})
+                [result] = grade_student([class_dir / student / NOTEBOOK], catalog, student=student,
+                                         assignments=[ASSIGNMENT], options=options,
+                                         limits={**LIMITS, **own_limits.get(student, {})})
+                results[student] = result.to_dict()
         finally:
             os.environ.pop(SECRET_NAME, None)
             tempfile.tempdir = saved_tempdir

@@ -57,7 +57,7 @@ def graded_class(tmp_path_factory):
         record = ClassRecord(Student(key, name=name))
         for scenario in scenarios:
             path = truncated_notebook(work) if scenario == "TRUNCATED" else SUBMISSIONS / f"{scenario}.ipynb"
-            result = grade_notebook(path, catalog, student=key)
+            result = grade_notebook(path, catalog, student=key).to_dict()
             record.results[result["assignment"]["slug"]] = result
         write_student_report(list(record.results.values()), out, student=key)
         records.append(record)

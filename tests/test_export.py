@@ -112,7 +112,7 @@ def test_canvas_without_ids_or_points_row_and_with_zero_for_missing(klass):
 def test_canvas_warns_about_students_it_cannot_match(klass):
     klass.append(ClassRecord(Student(key="folder-name"), {"initialization": result("full_marks")}))
     export = canvas_csv(klass, assignment_columns(klass), canvas_ids={"initialization": "1"})
-    assert any("1 students have no Canvas ID" in w and "folder-name" in w for w in export.warnings)
+    assert any("1 student has no Canvas ID" in w and "folder-name" in w for w in export.warnings)
     assert export.rows == 5, "the row is still written; Canvas lets the instructor match it by hand"
 
 
@@ -124,7 +124,7 @@ def test_a_submission_the_grader_failed_on_is_exported_without_a_grade(klass, st
     canvas = canvas_csv(klass, columns, missing="zero")
     carl = next(row for row in rows_of(canvas.text) if row[0] == "Carl Broken")
     assert carl[5] == "", "not the student's fault: no 0, even with --missing zero"
-    assert any("1 students have a submission the grader failed on" in w and "Carl Broken" in w
+    assert any("1 student has a submission the grader failed on" in w and "Carl Broken" in w
                for w in canvas.warnings)
     moodle = moodle_csv(klass, columns, identifier="username")
     carl = next(row for row in rows_of(moodle.text) if row[0] == "carl")
@@ -149,7 +149,7 @@ def test_moodle_identifier_column(klass, identifier, title, values):
     assert export.rows == len(values)
     assert len(export.left_out) == left_out
     if left_out:
-        assert export.warnings == [f"1 students have no {title.lower()} and were left out: Ann Noemail"]
+        assert export.warnings == [f"1 student has no {title.lower()} and was left out: Ann Noemail"]
 
 
 def test_moodle_grades_and_feedback(klass):
@@ -293,7 +293,7 @@ def test_moodle_command_exits_1_when_it_leaves_students_out(capsys, monkeypatch,
     code, stdout, err = run(capsys, "export", "moodle", "--results", tmp_path, "--identifier", "idnumber")
     assert code == 1
     assert [row[0] for row in rows_of(stdout)] == ["ID number", "S-3", "S-1", "S-2"]
-    assert err == "warning: 1 students have no id number and were left out: Ann Noemail\n"
+    assert err == "warning: 1 student has no id number and was left out: Ann Noemail\n"
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -324,12 +324,14 @@ def test_missing_gradebook_or_results_folder(capsys, tmp_path):
 def make_gradebook(path: Path, klass: list[ClassRecord]) -> Path:
     """A gradebook holding the class, written through the gradebook's own API."""
     from grader.classrun.gradebook import Gradebook, Item
+    from grader.core.results import NotebookResult
 
     with Gradebook(path) as book:
         run_id = book.start_run({})
         for record in klass:
             items = [Item(path=f"{record.student.key}/{slug}.ipynb", name=f"{slug}.ipynb", sha256=f"{slug}-sha",
-                          requested=None, result=res, version="v1") for slug, res in record.results.items()]
+                          requested=None, result=NotebookResult.from_dict(res), version="v1")
+                     for slug, res in record.results.items()]
             book.record_student(run_id, record.student, items)
         book.finish_run(run_id, "finished", {})
     return path

@@ -11,20 +11,22 @@ import pytest
 
 from grader.classrun.gradebook import Gradebook, GradebookError, Item
 from grader.core.records import Student
+from grader.core.results import (
+    AssignmentInfo, CheckResult, CheckStatus, FunctionResult, FunctionStatus, NotebookResult, NotebookStatus,
+)
 
 
 def result(student: str, slug: str | None, checks: dict[str, tuple[str, float, float]], *,
-           status: str = "graded", version: str = "v1", path: str = "x.ipynb", message: str = "") -> dict:
-    """A result dict shaped like results.py writes it; ``checks``: name -> (status, points, max)."""
-    return {
-        "schema": "nbautograde.result/1", "student": student, "status": status, "message": message,
-        "assignment": {"slug": slug, "title": slug.title(), "version": version, "max_score": 10} if slug else None,
-        "source": {"path": path, "sha256": "?"},
-        "score": sum(p for _, p, _ in checks.values()), "max_score": sum(m for _, _, m in checks.values()),
-        "functions": [{"name": "f", "checks": [{"name": n, "status": s, "points": p, "max_points": m,
-                                                "message": "" if s == "passed" else f"{n} {s}", "hidden": False}
-                                               for n, (s, p, m) in checks.items()]}],
-    }
+           status: str = "graded", version: str = "v1", path: str = "x.ipynb", message: str = "") -> NotebookResult:
+    """A result built through the model's constructors; ``checks``: name -> (status, points, max)."""
+    function = FunctionResult(name="f", status=FunctionStatus.OK, checks=tuple(
+        CheckResult(name=n, status=CheckStatus(s), points=p, max_points=m, message="" if s == "passed" else f"{n} {s}")
+        for n, (s, p, m) in checks.items()))
+    return NotebookResult(
+        student=student, source={"path": path, "sha256": "?"}, status=NotebookStatus(status), message=message,
+        assignment=AssignmentInfo(slug, slug.title(), version, 10) if slug else None,
+        max_score=function.max_score, functions=(function,),
+    )
 
 
 def graded(path: str, sha: str, res: dict, *, requested: str | None = None, version: str = "v1") -> Item:

@@ -35,7 +35,7 @@ def checks_of(result: dict) -> dict[str, dict]:
 def test_a_crash_costs_its_check_and_a_fresh_kernel_runs_the_rest(catalog, tiny_submission):
     path = tiny_submission("exits_on_positive_factor",
                            "import os\nif factor > 0:\n    os._exit(1)\ny = factor * x")
-    result = grade_notebook(path, catalog)
+    result = grade_notebook(path, catalog).to_dict()
     checks = checks_of(result)
     assert checks["scale_public"]["status"] == "error"
     assert "kernel died during this check" in checks["scale_public"]["message"]
@@ -46,7 +46,7 @@ def test_a_crash_costs_its_check_and_a_fresh_kernel_runs_the_rest(catalog, tiny_
 
 def test_each_check_has_its_own_time_limit(catalog, tiny_submission):
     path = tiny_submission("loops_on_positive_factor", "while factor > 0:\n    pass\ny = factor * x")
-    result = grade_notebook(path, catalog, limits={"cell_seconds": 1})
+    result = grade_notebook(path, catalog, limits={"cell_seconds": 1}).to_dict()
     checks = checks_of(result)
     assert checks["scale_public"]["status"] == "timeout"
     assert "did not finish within 1 s" in checks["scale_public"]["message"]
@@ -57,7 +57,7 @@ def test_a_loop_that_swallows_the_timeout_is_stopped_by_the_notebook_budget(cata
     region = ("while True:\n    try:\n        while True:\n            pass\n"
               "    except BaseException:\n        pass\ny = factor * x")
     result = grade_notebook(tiny_submission("swallows_interrupts", region), catalog,
-                            limits={"cell_seconds": 1, "submission_seconds": 4})
+                            limits={"cell_seconds": 1, "submission_seconds": 4}).to_dict()
     assert result["status"] == "graded"
     assert result["score"] == 0
     assert {c["status"] for c in checks_of(result).values()} <= {"timeout", "error"}
@@ -67,20 +67,20 @@ def test_a_loop_that_swallows_the_timeout_is_stopped_by_the_notebook_budget(cata
 
 def test_printing_is_capped_and_the_grade_unchanged(catalog, tiny_submission):
     path = tiny_submission("prints_five_megabytes", "print('x' * 5_000_000)\ny = factor * x")
-    result = grade_notebook(path, catalog)
+    result = grade_notebook(path, catalog).to_dict()
     assert result["score"] == result["max_score"]
     assert any("only the first" in note for note in result["notes"])
 
 
 def test_spawned_kernel_grades_like_a_forked_one(catalog, tiny_submission):
     path = tiny_submission("correct_spawned", "y = factor * x")
-    result = grade_notebook(path, catalog, options=Options(fork=False))
+    result = grade_notebook(path, catalog, options=Options(fork=False)).to_dict()
     assert result["score"] == result["max_score"]
 
 
 def test_a_limit_too_small_for_any_kernel_is_reported_not_graded_zero(catalog, tiny_submission):
     path = tiny_submission("correct_but_no_memory", "y = factor * x")
-    result = grade_notebook(path, catalog, limits={"memory_bytes": 20 * 2**20})
+    result = grade_notebook(path, catalog, limits={"memory_bytes": 20 * 2**20}).to_dict()
     assert result["status"] == "kernel_error"
     assert "kernel" in result["message"]
 
@@ -90,7 +90,7 @@ class TestContainment:
     """What a kernel can see and do on Linux (CI runs as root, where everything applies)."""
 
     def test_protections_are_active_and_recorded(self, catalog, tiny_submission):
-        result = grade_notebook(tiny_submission("correct_contained", "y = factor * x"), catalog)
+        result = grade_notebook(tiny_submission("correct_contained", "y = factor * x"), catalog).to_dict()
         active = set(result["containment"]["active"])
         assert {"memory limit", "CPU time limit", "file size limit", "scrubbed environment",
                 "no network", "hidden grader files", "private mounts"} <= active, result["containment"]
@@ -106,7 +106,7 @@ class TestContainment:
             "leaked = 'GRADER_TEST_SECRET' in os.environ\n"
             "y = factor * x if not (can_read or leaked) else x * 0"
         )
-        result = grade_notebook(tiny_submission("peeks_at_solutions_and_env", region), catalog)
+        result = grade_notebook(tiny_submission("peeks_at_solutions_and_env", region), catalog).to_dict()
         assert result["score"] == result["max_score"], checks_of(result)
 
     def test_network_is_cut_and_writes_outside_stay_outside(self, catalog, tiny_submission, tmp_path):
@@ -124,7 +124,7 @@ class TestContainment:
             "    pass\n"
             "y = factor * x if not online else x * 0"
         )
-        result = grade_notebook(tiny_submission("phones_home_and_writes_out", region), catalog)
+        result = grade_notebook(tiny_submission("phones_home_and_writes_out", region), catalog).to_dict()
         assert result["score"] == result["max_score"], checks_of(result)
         assert not canary.exists()
 
@@ -133,7 +133,7 @@ class TestContainment:
         region = ("import subprocess\n"
                   f"subprocess.Popen(['sleep', '{marker}'])\n"
                   "y = factor * x")
-        result = grade_notebook(tiny_submission("leaves_a_process_behind", region), catalog)
+        result = grade_notebook(tiny_submission("leaves_a_process_behind", region), catalog).to_dict()
         assert result["score"] == result["max_score"], checks_of(result)
         left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout
         assert left.strip() == ""

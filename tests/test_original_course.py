@@ -244,7 +244,7 @@ def test_colab_metadata_and_old_minor_versions_read_like_any_notebook():
 def graded(catalog):
     from grader.grading.grade import grade_notebook
 
-    return {s["file"]: grade_notebook(FIXTURES / s["file"], catalog) for s in SCENARIOS}
+    return {s["file"]: grade_notebook(FIXTURES / s["file"], catalog).to_dict() for s in SCENARIOS}
 
 
 @pytest.mark.kernel

@@ -25,7 +25,7 @@ def catalog():
 @pytest.mark.kernel
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["file"][:-6] for s in SCENARIOS])
 def test_scenario_gets_its_grade(scenario, catalog):
-    result = grade_notebook(SUBMISSIONS / scenario["file"], catalog)
+    result = grade_notebook(SUBMISSIONS / scenario["file"], catalog).to_dict()
     assert result["status"] == "graded", result["message"]
     assert result["assignment"]["title"] == catalog.get(scenario["notebook"]).title
     checks = {c["name"]: c for f in result["functions"] for c in f["checks"]}
@@ -43,7 +43,7 @@ def test_scenario_gets_its_grade(scenario, catalog):
 @pytest.mark.kernel
 def test_same_submission_same_grade(catalog):
     path = SUBMISSIONS / "gc_seed_student.ipynb"
-    first, second = (grade_notebook(path, catalog) for _ in range(2))
+    first, second = (grade_notebook(path, catalog).to_dict() for _ in range(2))
     def summary(r):
         return [(c["name"], c["status"], c["points"], c["message"]) for f in r["functions"] for c in f["checks"]]
     assert summary(first) == summary(second)

@@ -38,7 +38,7 @@ def catalog(tiny_warm):
 
 
 def test_correct(catalog, tiny_submission):
-    result = grade_notebook(tiny_submission("correct", "y = factor * x"), catalog)
+    result = grade_notebook(tiny_submission("correct", "y = factor * x"), catalog).to_dict()
     assignment = catalog.get("tiny")
     assert result["status"] == "graded"
     assert result["student"] == "correct"
@@ -48,7 +48,7 @@ def test_correct(catalog, tiny_submission):
 
 
 def test_adds_instead_of_multiplies_gets_the_hint(catalog, tiny_submission):
-    result = grade_notebook(tiny_submission("adds_instead_of_multiplies", "y = x + factor"), catalog)
+    result = grade_notebook(tiny_submission("adds_instead_of_multiplies", "y = x + factor"), catalog).to_dict()
     assert result["score"] == 0
     checks = checks_of(result)
     assert {c["status"] for c in checks.values()} == {"failed"}
@@ -61,7 +61,7 @@ def test_adds_instead_of_multiplies_gets_the_hint(catalog, tiny_submission):
 
 def test_raises_in_region_shows_the_students_line(catalog, tiny_submission):
     line = "raise ValueError('factor must be positive, says the student')"
-    result = grade_notebook(tiny_submission("raises_in_region", "y = x * factor\n" + line), catalog)
+    result = grade_notebook(tiny_submission("raises_in_region", "y = x * factor\n" + line), catalog).to_dict()
     assert result["score"] == 0
     for check in checks_of(result).values():
         assert check["status"] == "error"
@@ -71,7 +71,7 @@ def test_raises_in_region_shows_the_students_line(catalog, tiny_submission):
 
 
 def test_syntax_error_costs_the_function(catalog, tiny_submission):
-    result = grade_notebook(tiny_submission("syntax_error", "y = x * (factor"), catalog)
+    result = grade_notebook(tiny_submission("syntax_error", "y = x * (factor"), catalog).to_dict()
     assert result["status"] == "graded"
     assert result["score"] == 0
     fn = function_of(result)
@@ -81,7 +81,7 @@ def test_syntax_error_costs_the_function(catalog, tiny_submission):
 
 
 def test_untouched_is_not_attempted(catalog, tiny_submission):
-    result = grade_notebook(tiny_submission("untouched", placeholder_for(tiny_reference_body())), catalog)
+    result = grade_notebook(tiny_submission("untouched", placeholder_for(tiny_reference_body())), catalog).to_dict()
     assert result["score"] == 0
     fn = function_of(result)
     assert fn["status"] == "not_attempted"
@@ -91,12 +91,12 @@ def test_untouched_is_not_attempted(catalog, tiny_submission):
 def test_infinite_loop_times_out_and_the_batch_carries_on(tiny_warm, tiny_submission):
     catalog = Catalog(tiny_warm)
     catalog.assignments = [dataclasses.replace(a, cell_timeout=1.0) for a in catalog.assignments]
-    looping = grade_notebook(tiny_submission("infinite_loop", "while True:\n    pass\ny = x"), catalog)
+    looping = grade_notebook(tiny_submission("infinite_loop", "while True:\n    pass\ny = x"), catalog).to_dict()
     assert looping["status"] == "graded"
     assert looping["score"] == 0
     assert {c["status"] for c in checks_of(looping).values()} == {"timeout"}
     assert all("did not finish" in c["message"] for c in checks_of(looping).values())
-    after = grade_notebook(tiny_submission("correct_after_loop", "y = factor * x"), catalog)
+    after = grade_notebook(tiny_submission("correct_after_loop", "y = factor * x"), catalog).to_dict()
     assert after["score"] == after["max_score"]
 
 
@@ -104,14 +104,14 @@ def test_printing_a_pass_does_not_pass(catalog, tiny_submission):
     fake = ("print('scale_public: passed  2/2')\n"
             "print(json.dumps({'status': 'passed', 'score': 5}))\n"
             "y = x - factor")
-    result = grade_notebook(tiny_submission("prints_passed", "import json\n" + fake), catalog)
+    result = grade_notebook(tiny_submission("prints_passed", "import json\n" + fake), catalog).to_dict()
     assert result["score"] == 0
     assert {c["status"] for c in checks_of(result).values()} == {"failed"}
 
 
 def test_same_submission_same_grade(catalog, tiny_submission):
     path = tiny_submission("graded_twice", "y = x * factor + 1e-3 * np.sign(x)")
-    first, second = grade_notebook(path, catalog), grade_notebook(path, catalog)
+    first, second = grade_notebook(path, catalog).to_dict(), grade_notebook(path, catalog).to_dict()
 
     def essentials(result):
         return (result["score"], [(f["name"], f["status"], [(c["name"], c["status"], c["points"], c["message"])
@@ -205,7 +205,7 @@ def test_student_mode_grades_public_checks_only(released, tiny_submission, tmp_p
     path = tmp_path / "me" / "Tiny.ipynb"
     path.parent.mkdir()
     nbformat.write(nb, str(path))
-    result = grade_notebook(path, catalog)
+    result = grade_notebook(path, catalog).to_dict()
     assert result["mode"] == "student"
     assert result["score"] == result["max_score"] == public_points
     names = set(checks_of(result))

@@ -117,7 +117,7 @@ def _checks(result):
      HARD_CODED + " (on fresh inputs of the same shape it raised AssertionError)"),
 ])
 def test_hard_coded_public_answers_earn_nothing(tiny_with_twin, tiny_submission, scenario, region, public_message):
-    result = grade_notebook(tiny_submission(scenario, region), tiny_with_twin)
+    result = grade_notebook(tiny_submission(scenario, region), tiny_with_twin).to_dict()
     checks = _checks(result)
     assert checks["scale_public"]["status"] == "failed"
     assert checks["scale_public"]["points"] == 0
@@ -128,7 +128,7 @@ def test_hard_coded_public_answers_earn_nothing(tiny_with_twin, tiny_submission,
 
 @pytest.mark.kernel
 def test_honest_work_keeps_its_points_with_a_twin(tiny_with_twin, tiny_submission):
-    result = grade_notebook(tiny_submission("honest", "y = x * factor"), tiny_with_twin)
+    result = grade_notebook(tiny_submission("honest", "y = x * factor"), tiny_with_twin).to_dict()
     assert result["score"] == result["max_score"] == 5
     public = _checks(result)["scale_public"]
     assert public["status"] == "passed" and "hard-coded" not in public["message"]

@@ -32,8 +32,7 @@ from grader.classrun.intake import Intake, StudentWork
 from grader.classrun.pool import Pool, crashed_result
 from grader.classrun.progress import Progress
 from grader.core.records import Student
-
-FAILED_TO_READ = ("unreadable", "unrecognised")
+from grader.core.results import CheckStatus, NotebookResult, NotebookStatus
 
 
 class BatchError(ValueError):
@@ -51,7 +50,8 @@ class Summary:
     graded: int = 0          # graded in this run
     unchanged: int = 0       # still valid from an earlier run, not graded again
     failed_to_read: int = 0  # unreadable or not recognised (this run's view of every notebook)
-    crashed: int = 0
+    crashed: int = 0         # the grader's worker failed: graded again on the next run
+    kernel_errors: int = 0   # the link to the kernel failed: graded again on the next run
     timed_out: int = 0       # graded, but some check hit the time limit
     unmatched: int = 0
     unmatched_notebooks: int = 0
@@ -66,7 +66,7 @@ class Summary:
 
     @property
     def failed(self) -> int:
-        return self.failed_to_read + self.crashed
+        return self.failed_to_read + self.crashed + self.kernel_errors
 
     def to_dict(self) -> dict:
         return {**asdict(self), "failed": self.failed}
@@ -213,10 +213,10 @@ class _Writer:
         self.catalog, self.on_result = catalog, on_result
         self.students_done = self.fresh_failed = 0
 
-    def finish(self, plan: _Plan, results: list[dict]) -> None:
+    def finish(self, plan: _Plan, results: list[NotebookResult]) -> None:
         from grader.core.files import safe_file_name, write_text_atomic
-        from grader.reports.render import render_student_report
         from grader.core.results import write_result
+        from grader.reports.render import render_student_report
 
         student = plan.work.student
         folder = self.out / safe_file_name(student.key)
@@ -227,18 +227,17 @@ class _Writer:
             if item.action == "superseded":
                 continue
             if index in fresh:
-                item.result = fresh[index]
-                item.version = version_of(self.catalog, (item.result.get("assignment") or {}).get("slug"))
-                result = item.result
+                item.result = result = fresh[index]
+                item.version = version_of(self.catalog, result.assignment.slug if result.assignment else None)
             else:
-                result = self.book.result(item.reused)
+                result = NotebookResult.from_dict(self.book.result(item.reused))
             path = folder / f"{names[index]}.json"
             if index in fresh or not path.exists():
                 write_result(result, path)
             current.append((result, index in fresh))
         report = folder / "report.html"
         if fresh or not report.exists():
-            text = render_student_report([r for r, _ in current], student=student.display_name)
+            text = render_student_report([r.to_dict() for r, _ in current], student=student.display_name)
             write_text_atomic(report, text)
         self.book.record_student(self.summary.run_id, student, plan.items)
         self.students_done += bool(fresh)
@@ -247,19 +246,20 @@ class _Writer:
             if self.on_result:
                 self.on_result(student, result, is_fresh)
 
-    def _count(self, result: dict, fresh: bool) -> None:
+    def _count(self, result: NotebookResult, fresh: bool) -> None:
         s = self.summary
         if fresh:
             s.graded += 1
         else:
             s.unchanged += 1
-        status = result.get("status")
-        self.fresh_failed += fresh and status != "graded"
-        if status in FAILED_TO_READ:
+        self.fresh_failed += fresh and result.status is not NotebookStatus.GRADED
+        if result.status.unreadable:
             s.failed_to_read += 1
-        elif status != "graded":
+        elif result.status is NotebookStatus.KERNEL_ERROR:
+            s.kernel_errors += 1
+        elif result.status is NotebookStatus.CRASHED:
             s.crashed += 1
-        elif any(c.get("status") == "timeout" for f in result.get("functions", []) for c in f.get("checks", [])):
+        elif any(c.status is CheckStatus.TIMEOUT for c in result.checks):
             s.timed_out += 1
 
 

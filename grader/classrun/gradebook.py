@@ -28,11 +28,10 @@ from typing import Callable, Iterable
 
 from grader import __version__
 from grader.core.records import ClassRecord, Student
+from grader.core.results import NotebookResult, status_of
 
 SCHEMA_VERSION = 1
 STUDENT_FIELDS = ("name", "lms_id", "sis_id", "sis_login", "section", "email", "username")
-# Results that may have failed for reasons outside the submission: graded again every run.
-RETRIED_STATUSES = ("crashed",)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -162,7 +161,7 @@ class Gradebook:
                WHERE s.student_key=? AND s.sha256=? AND s.requested=? AND r.fallback=?
                ORDER BY r.id DESC LIMIT 1""",
             (student_key, sha256, requested or "", int(fallback))).fetchone()
-        if row is None or row["status"] in RETRIED_STATUSES:
+        if row is None or status_of({"status": row["status"]}).retried:
             return None
         return row["id"] if row["assignment_version"] == version_of(row["assignment"]) else None
 
@@ -205,20 +204,18 @@ class Gradebook:
                                "AND requested=?", key).fetchone()[0]
 
     def _insert_result(self, run_id: int, submission: int, student_key: str, item: "Item") -> int:
-        result = item.result
-        assignment = result.get("assignment") or {}
+        result: NotebookResult = item.result
         cursor = self.db.execute(
             "INSERT INTO results (run_id, submission_id, student_key, assignment, assignment_version, fallback, "
             "status, score, max_score, message, graded_at, result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, submission, student_key, assignment.get("slug"), item.version, int(item.fallback),
-             result["status"], float(result.get("score") or 0), float(result.get("max_score") or 0),
-             result.get("message", ""), now(), json.dumps(result, default=str)))
+            (run_id, submission, student_key, result.assignment.slug if result.assignment else None, item.version,
+             int(item.fallback), result.status.value, result.score, result.max_score, result.message, now(),
+             json.dumps(result.to_dict(), default=str)))
         result_id = int(cursor.lastrowid)
         self.db.executemany(
             "INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(result_id, f["name"], c["name"], int(bool(c.get("hidden"))), c["status"], float(c["points"]),
-              float(c["max_points"]), c.get("message", ""), c.get("hint"))
-             for f in result.get("functions", []) for c in f.get("checks", [])])
+            [(result_id, f.name, c.name, int(c.hidden), c.status.value, c.points, c.max_points, c.message, c.hint)
+             for f in result.functions for c in f.checks])
         return result_id
 
     # --- reading -------------------------------------------------------------------------------
@@ -283,7 +280,8 @@ class Gradebook:
 
 
 class Item:
-    """One submission as a run saw it: graded now (``result``) or still valid (``reused``)."""
+    """One submission as a run saw it: graded now (``result``, a ``NotebookResult``) or still
+    valid (``reused``, the id of its earlier result)."""
 
     __slots__ = ("path", "name", "sha256", "requested", "attempt", "late", "action", "result", "reused",
                  "version", "fallback")

@@ -26,6 +26,8 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from grader.core.results import NotebookResult, NotebookStatus
+
 STOP_SIGNAL = getattr(signal, "SIGUSR1", signal.SIGTERM)
 
 
@@ -147,7 +149,7 @@ def worker_main(conn, config: dict, parent: int) -> None:
     stop_worker(code=0)
 
 
-def grade_task(task: dict, catalog, config: dict) -> list[dict]:
+def grade_task(task: dict, catalog, config: dict) -> list[NotebookResult]:
     """One student's results; a grader bug costs this student ('crashed' results), not the class."""
     from grader.grading.grade import grade_student
 
@@ -161,13 +163,13 @@ def grade_task(task: dict, catalog, config: dict) -> list[dict]:
                 for p, slug in zip(notebooks, task["assignments"])]
 
 
-def crashed_result(catalog, student: str, path: Path, slug: str | None, message: str) -> dict:
+def crashed_result(catalog, student: str, path: Path, slug: str | None, message: str) -> NotebookResult:
     """A ``crashed`` result (graded again on the next run), with the assignment when the name tells it."""
-    from grader.core.results import failed_result
+    from grader.grading.grade import failed_result
 
     assignment = catalog.get(slug) if slug else catalog.guess_from_name(Path(path).name)
     source = {"path": str(path), "sha256": ""}
-    return failed_result(catalog, student, source, "crashed", message, assignment)
+    return failed_result(catalog, student, source, NotebookStatus.CRASHED, message, assignment)
 
 
 def _engine_options(config: dict) -> dict:

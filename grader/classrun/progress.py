@@ -82,6 +82,7 @@ def format_summary(summary, *, out: Path, gradebook: Path) -> str:
             ("notebooks", f"{summary.notebooks}  (graded now {summary.graded}, unchanged {summary.unchanged})")]
     optional = [("failed to read", summary.failed_to_read, "unreadable or not an assignment's notebook"),
                 ("crashed", summary.crashed, "graded again on the next run"),
+                ("kernel failed", summary.kernel_errors, "graded again on the next run"),
                 ("timed out", summary.timed_out, "graded; some checks hit the time limit"),
                 ("files not matched", summary.unmatched, "listed with -v and in the class overview"),
                 ("older attempts", summary.superseded, "not graded: a later attempt was"),

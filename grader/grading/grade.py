@@ -15,24 +15,22 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from grader.grading.catalog import Catalog
-from grader.notebook.build import RUNNABLE, FunctionBuild
+from grader.notebook.build import FunctionBuild
 from grader.checks.compare import Verdict, compare
 from grader.kernel.execute import Options
 from grader.grading.pipeline import Plan, Run, observed_output, plan, run_plans
 from grader.notebook.reader import ReadError, read_notebook
-from grader.core.results import check_result, function_result, notebook_result, failed_result
+from grader import __version__
+from grader.core.results import (
+    AssignmentInfo, CheckResult, CheckStatus, FunctionResult, NotebookResult, NotebookStatus,
+)
 from grader.checks.score import check_points
 from grader.checks.spec import Assignment, Check, Expected
-
-# A function that could not run: what its checks are marked, by the function's status.
-SKIPPED_STATUS = {"missing": "not_attempted", "not_attempted": "not_attempted",
-                  "region_error": "error", "syntax_error": "error"}
-
 
 def grade_notebook(
     path: Path, catalog: Catalog, *, assignment: str | None = None, student: str | None = None,
     fallback: bool = True, limits: dict | None = None, options: Options | None = None,
-) -> dict:
+) -> NotebookResult:
     """Grade one notebook in a kernel of its own; always returns a result."""
     path = Path(path)
     return grade_student([path], catalog, student=student or path.parent.name or path.stem,
@@ -42,7 +40,7 @@ def grade_notebook(
 def grade_student(
     notebooks: list[Path], catalog: Catalog, *, student: str, assignments: list[str | None] | None = None,
     fallback: bool = True, limits: dict | None = None, options: Options | None = None,
-) -> list[dict]:
+) -> list[NotebookResult]:
     """Grade all of one student's notebooks in one kernel; one result per notebook, in order.
 
     ``assignments`` optionally names each notebook's assignment (None: recognise it);
@@ -56,18 +54,20 @@ def grade_student(
 
         ForkServer.shared()  # starts importing now, while the notebooks are read and built
     wanted = assignments or [None] * len(notebooks)
-    results: list[dict | None] = []
+    results: list[NotebookResult | None] = []
     plans: list[tuple[int, Plan, dict, Assignment]] = []
     for path, name in zip(map(Path, notebooks), wanted):
         source = {"path": str(path), "sha256": _sha256(path)}
         try:
             nb = read_notebook(path)
         except ReadError as exc:
-            results.append(failed_result(catalog, student, source, "unreadable", str(exc), _guess(catalog, path, name)))
+            results.append(failed_result(catalog, student, source, NotebookStatus.UNREADABLE, str(exc),
+                                         _guess(catalog, path, name)))
             continue
         chosen, reason = _choose(catalog, nb, name)
         if chosen is None:
-            results.append(failed_result(catalog, student, source, "unrecognised", reason, _guess(catalog, path, name)))
+            results.append(failed_result(catalog, student, source, NotebookStatus.UNRECOGNISED, reason,
+                                         _guess(catalog, path, name)))
             continue
         catalog.expected(chosen)  # the reference run, if not cached, before any student code
         plans.append((len(results), plan(chosen, catalog.scaffold(chosen), nb, fallback=fallback, limits=limits),
@@ -85,21 +85,50 @@ def grade_student(
 
 
 def _notebook_result(catalog: Catalog, chosen: Assignment, student: str, source: dict, run: Run,
-                     timing: dict) -> dict:
+                     timing: dict) -> NotebookResult:
     expected = catalog.expected(chosen)
-    functions = [
-        function_result(fb, [_grade_check(chosen, c, fb, run, expected) for c in chosen.checks_for(fb.name)])
+    functions = tuple(
+        FunctionResult(name=fb.name, status=fb.status, message=fb.message, regions=tuple(fb.regions),
+                       checks=tuple(_grade_check(chosen, c, fb, run, expected) for c in chosen.checks_for(fb.name)))
         for fb in run.build.functions.values()
-    ]
+    )
     notes = list(run.build.notes)
     if run.execution.kernel_error:
         notes.append(run.execution.kernel_error)
     notes += run.execution.notes
-    result = notebook_result(catalog, chosen, student, source, functions, notes, run.build.flags, timing)
-    result["containment"] = run.execution.containment
-    if run.execution.failed:  # not the student's doing: say so, so that a rerun grades it
-        result["status"], result["message"] = "kernel_error", run.execution.kernel_error
-    return result
+    failed = run.execution.failed  # not the student's doing: say so, so that a rerun grades it
+    return NotebookResult(
+        student=student, source=source, mode=catalog.mode, grader_version=__version__,
+        status=NotebookStatus.KERNEL_ERROR if failed else NotebookStatus.GRADED,
+        message=run.execution.kernel_error if failed else "",
+        assignment=assignment_info(catalog, chosen), max_score=chosen.points, functions=functions,
+        notes=tuple(notes), flags=tuple(run.build.flags), timing=timing, containment=run.execution.containment,
+    )
+
+
+def assignment_info(catalog: Catalog, assignment: Assignment) -> AssignmentInfo:
+    return AssignmentInfo(slug=assignment.slug, title=assignment.title, version=catalog.version(assignment),
+                          max_score=assignment.full_points or assignment.points)
+
+
+def failed_result(catalog: Catalog, student: str, source: dict, status: NotebookStatus, message: str,
+                  assignment: Assignment | None = None) -> NotebookResult:
+    """A submission that could not be graded at all: score 0 and a one-line reason.
+
+    ``assignment`` (when the file name tells) keeps the student's maximum right.
+    """
+    return NotebookResult(
+        student=student, source=source, status=status, message=message, mode=catalog.mode,
+        grader_version=__version__, assignment=assignment_info(catalog, assignment) if assignment else None,
+        max_score=assignment.points if assignment else 0.0,
+    )
+
+
+def check_result(check: Check, status: CheckStatus, points: float, message: str, **extra) -> CheckResult:
+    """A check's result, with what the spec says of the check (name, worth, tolerance)."""
+    return CheckResult(name=check.name, status=status, points=points, max_points=check.points,
+                       message=message, hidden=check.hidden, description=check.description,
+                       rtol=check.rtol, atol=check.atol, **extra)
 
 
 def default_hidden(catalog: Catalog, notebooks: list[Path], extra: list[str]) -> list[str]:
@@ -138,9 +167,9 @@ def _choose(catalog: Catalog, nb: NotebookNode, wanted: str | None) -> tuple[Ass
 
 def _grade_check(
     assignment: Assignment, check: Check, fb: FunctionBuild, run: Run, expected: dict[str, Expected],
-) -> dict:
-    if fb.status not in RUNNABLE:
-        return check_result(check, SKIPPED_STATUS[fb.status], 0.0, fb.message)
+) -> CheckResult:
+    if not fb.status.runnable:
+        return check_result(check, fb.status.skipped_check_status, 0.0, fb.message)
     output = run.execution.outputs.get(check.name, {})
     status = output.get("status")
     if status != "ok":
@@ -151,16 +180,16 @@ def _grade_check(
             message = f"defining {check.function} raised {cell_error['ename']}: {cell_error['evalue']}"
         else:
             message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-        return check_result(check, "timeout" if status == "timeout" else "error", 0.0, message,
-                            traceback=student_frames(output.get("traceback", [])),
+        return check_result(check, CheckStatus.TIMEOUT if status == "timeout" else CheckStatus.ERROR, 0.0, message,
+                            traceback=tuple(student_frames(output.get("traceback", []))),
                             seconds=output.get("seconds"))
     result = judge(assignment, check, output, expected[check.name])
     twin = check.twin_check()
-    if twin is not None and result["status"] == "passed":
+    if twin is not None and result.status.passed:
         failure = _twin_failure(assignment, twin, run, expected[twin.name])
         if failure:
-            result.update(status="failed", points=0.0,
-                          message=f"passes only on the released inputs; the output looks hard-coded ({failure})")
+            return replace(result, status=CheckStatus.FAILED, points=0.0,
+                           message=f"passes only on the released inputs; the output looks hard-coded ({failure})")
     return result
 
 
@@ -174,12 +203,12 @@ def _twin_failure(assignment: Assignment, twin: Check, run: Run, expected: Expec
         return "on fresh inputs of the same shape it did not finish in time"
     if output.get("status") != "ok":
         return f"on fresh inputs of the same shape it raised {output.get('ename', 'an error')}"
-    if judge(assignment, twin, output, expected)["status"] != "passed":
+    if not judge(assignment, twin, output, expected).status.passed:
         return "on fresh inputs of the same shape it returns a different answer from the reference"
     return ""
 
 
-def judge(assignment: Assignment, check: Check, output: dict, expected: Expected) -> dict:
+def judge(assignment: Assignment, check: Check, output: dict, expected: Expected) -> CheckResult:
     """The result of one check whose function returned normally."""
     got = observed_output(assignment, check, output)
     verdict = _verdict(check, expected.value, got)
@@ -188,9 +217,9 @@ def judge(assignment: Assignment, check: Check, output: dict, expected: Expected
         hint = next((m for m, wrong in expected.hints
                      if compare(wrong, got["return"], rtol=check.rtol, atol=check.atol).passed), None)
     return check_result(
-        check, "passed" if verdict.passed else "failed",
+        check, CheckStatus.PASSED if verdict.passed else CheckStatus.FAILED,
         check_points(check.points, verdict, partial=check.partial), verdict.message,
-        details=[d.to_dict() for d in verdict.differences[:5]], hint=hint, seconds=output.get("seconds"),
+        details=tuple(d.to_dict() for d in verdict.differences[:5]), hint=hint, seconds=output.get("seconds"),
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from grader.notebook.build import RUNNABLE, Build, build
+from grader.notebook.build import Build, build
 from grader.kernel.containment import Limits
 from grader.kernel.execute import Call, Execution, Job, Options, execute_jobs, write_inputs
 from grader.checks.spec import Assignment, Check
@@ -69,11 +69,11 @@ def plan(assignment: Assignment, scaffold: NotebookNode, submission: NotebookNod
     built = build(assignment, scaffold, submission, fallback=fallback)
     all_calls, inputs = _calls_and_inputs(assignment)
     calls = {c.name: all_calls[c.name] for c in assignment.runs
-             if built.functions[c.function].status in RUNNABLE}
+             if built.functions[c.function].status.runnable}
     assert assignment.folder is not None
     defines: dict[int, list[str]] = {}
     for fb in built.functions.values():
-        if fb.status in RUNNABLE:
+        if fb.status.runnable:
             defines.setdefault(fb.cell, []).append(fb.name)
     job = Job(built.cells, list(calls.values()), [assignment.folder / name for name in assignment.files],
               defines=defines, inputs=inputs, limits=assignment_limits(assignment, limits))

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.checks.spec import Assignment, Check, Expected
-from grader.core.results import check_result
+from grader.core.results import CheckResult, CheckStatus
 from grader.grading.catalog import RELEASED_CHECKS_DIR, Catalog
-from grader.grading.grade import judge, student_frames
+from grader.grading.grade import check_result, judge, student_frames
 from grader.grading.pipeline import make_call
 from grader.kernel.harness import invoke
 
@@ -29,7 +29,7 @@ class CheckReport:
     ``problem`` says why no check could run (the report then never counts as passed).
     """
 
-    def __init__(self, function: str, results: list[dict], *, problem: str = ""):
+    def __init__(self, function: str, results: list[CheckResult], *, problem: str = ""):
         self.function = function
         self.results = results
         self.problem = problem
@@ -37,31 +37,31 @@ class CheckReport:
     @property
     def passed(self) -> bool:
         """Every public check ran and passed; nothing checked is not a pass."""
-        return not self.problem and bool(self.results) and all(r["status"] == "passed" for r in self.results)
+        return not self.problem and bool(self.results) and all(r.status.passed for r in self.results)
 
     @property
     def headline(self) -> str:
         if self.problem:
             return f"{self.function}: {self.problem}"
-        passing = sum(r["status"] == "passed" for r in self.results)
+        passing = sum(r.status.passed for r in self.results)
         return f"{self.function}: {passing} of {len(self.results)} public checks pass"
 
     def __repr__(self) -> str:
         lines = [self.headline]
-        width = max((len(r["status"]) for r in self.results), default=0) + 2
+        width = max((len(r.status.value) for r in self.results), default=0) + 2
         indent = " " * (width + 3)
         for r in self.results:
-            label = f"[{r['status'].upper()}]".ljust(width)
-            lines.append(f"  {label} {r['name']}: {r['message']}")
-            if r.get("hint"):
-                lines.append(f"{indent}hint: {r['hint']}")
-            lines.extend(f"{indent}{line}" for line in r.get("traceback", [])[-TRACEBACK_LINES:])
+            label = f"[{r.status.value.upper()}]".ljust(width)
+            lines.append(f"  {label} {r.name}: {r.message}")
+            if r.hint:
+                lines.append(f"{indent}hint: {r.hint}")
+            lines.extend(f"{indent}{line}" for line in r.traceback[-TRACEBACK_LINES:])
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         from grader.reports.render import render_check_table  # reports sit above grading: import on use
 
-        return render_check_table(self.function, self.results, problem=self.problem,
+        return render_check_table(self.function, [r.to_dict() for r in self.results], problem=self.problem,
                                   traceback_lines=TRACEBACK_LINES)
 
 
@@ -117,8 +117,8 @@ def check(function: str | Callable, *, folder: str | Path = ".", namespace: dict
     fn = fn if fn is not None else namespace.get(function)
     results: list[dict] = []
     for spec in public:
-        if results and results[-1]["status"] == "timeout":
-            results.append(check_result(spec, "not_attempted", 0.0, "not run: the check before it was interrupted"))
+        if results and results[-1].status is CheckStatus.TIMEOUT:
+            results.append(check_result(spec, CheckStatus.NOT_ATTEMPTED, 0.0, "not run: the check before it was interrupted"))
             continue
         results.append(_run_one(assignment, spec, fn, expected[spec.name]))
     return CheckReport(function, results)
@@ -137,16 +137,16 @@ def _unknown_function(function: str, catalog: Catalog) -> str:
     return message
 
 
-def _run_one(assignment: Assignment, spec: Check, fn: Any, expected: Expected) -> dict:
+def _run_one(assignment: Assignment, spec: Check, fn: Any, expected: Expected) -> CheckResult:
     if not callable(fn):
-        return check_result(spec, "not_attempted", 0.0, f"{spec.function} is not defined yet: run its cell first")
+        return check_result(spec, CheckStatus.NOT_ATTEMPTED, 0.0, f"{spec.function} is not defined yet: run its cell first")
     call = make_call(assignment, spec)
     # Ctrl-C (the notebook's stop button) on an endless loop ends this check, not the report.
     output = invoke(fn, call.kwargs, call.seed, call.observe, catch=(Exception, KeyboardInterrupt))
     if output["status"] == "timeout":
-        return check_result(spec, "timeout", 0.0, f"{spec.function} was interrupted before it returned",
+        return check_result(spec, CheckStatus.TIMEOUT, 0.0, f"{spec.function} was interrupted before it returned",
                             seconds=output.get("seconds"))
     if output["status"] != "ok":
-        return check_result(spec, "error", 0.0, f"{output['ename']}: {output['evalue']}",
-                            traceback=student_frames(output.get("traceback", [])), seconds=output.get("seconds"))
+        return check_result(spec, CheckStatus.ERROR, 0.0, f"{output['ename']}: {output['evalue']}",
+                            traceback=tuple(student_frames(output.get("traceback", []))), seconds=output.get("seconds"))
     return judge(assignment, spec, output, expected)

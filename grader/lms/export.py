@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from grader.core.records import ClassRecord, Student
-from grader.core.results import SCHEMA
+from grader.core.results import SCHEMA, NotebookStatus, status_of
 
 MISSING_CHOICES = ("blank", "zero")
 CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -25,8 +25,11 @@ CANVAS_POINTS_POSSIBLE = "    Points Possible"  # Canvas's own export spells it 
 MOODLE_IDENTIFIERS = {"email": ("Email address", "email"), "username": ("Username", "username"),
                       "idnumber": ("ID number", "sis_id")}
 FAILED_CHECKS_SHOWN = 8  # Moodle feedback stays short: name this many failed checks, count the rest
-# The grader's own failures, not the student's: exported as "no grade yet", never as 0.
-NOT_GRADED_YET = ("crashed", "kernel_error")
+
+
+def students(count: int) -> str:
+    """'1 student has', '3 students have': the subject of a warning."""
+    return f"{count} student has" if count == 1 else f"{count} students have"
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def _score_cell(record: ClassRecord, column: Column, missing: str) -> str:
     result = record.results.get(column.slug)
     if result is None:  # no submission: blank leaves the LMS's cell alone, zero records a zero
         return "0" if missing == "zero" else ""
-    if result.get("status") in NOT_GRADED_YET:
+    if not status_of(result).counts:  # the grader's failure, not the student's: no grade yet, never 0
         return ""
     return number(result.get("score", 0.0))
 
@@ -86,10 +89,10 @@ def _score_cell(record: ClassRecord, column: Column, missing: str) -> str:
 def not_graded_yet(records: list[ClassRecord], columns: list[Column]) -> list[str]:
     """A warning when some submissions await a regrade because the grader, not the student, failed."""
     names = sorted({r.student.display_name for r in records for c in columns
-                    if (r.results.get(c.slug) or {}).get("status") in NOT_GRADED_YET})
+                    if c.slug in r.results and not status_of(r.results[c.slug]).counts})
     if not names:
         return []
-    return [f"{len(names)} students have a submission the grader failed on (crashed or kernel error), "
+    return [f"{students(len(names))} a submission the grader failed on (crashed or kernel error), "
             f"exported without a grade; run grader grade again first: {_names(names)}"]
 
 
@@ -123,7 +126,7 @@ def canvas_csv(records: list[ClassRecord], columns: list[Column], *, canvas_ids:
     export = Export(_csv_text(rows), len(records), not_graded_yet(records, columns))
     if unmatched:
         export.warnings.append(
-            f"{len(unmatched)} students have no Canvas ID, SIS User ID or SIS Login ID, so Canvas can match "
+            f"{students(len(unmatched))} no Canvas ID, SIS User ID or SIS Login ID, so Canvas can match "
             f"them only by hand on its import page: {_names(unmatched)}")
     without_id = [c.slug for c in columns if c.slug not in canvas_ids]
     if without_id:
@@ -167,7 +170,8 @@ def moodle_csv(records: list[ClassRecord], columns: list[Column], *, identifier:
         rows.append(row)
     export = Export(_csv_text(rows), len(rows) - 1, not_graded_yet(records, columns), left_out)
     if left_out:
-        export.warnings.append(f"{len(left_out)} students have no {title.lower()} and were left out: {_names(left_out)}")
+        verb = "was" if len(left_out) == 1 else "were"
+        export.warnings.append(f"{students(len(left_out))} no {title.lower()} and {verb} left out: {_names(left_out)}")
     return export
 
 
@@ -175,10 +179,10 @@ def assignment_feedback(result: dict | None, column: Column) -> str:
     """One line: 'Initialization 27/30, failed: he_deep, zeros_shape'."""
     if result is None:
         return f"{column.title}: no submission"
-    if result.get("status") in NOT_GRADED_YET:
+    if not status_of(result).counts:
         return f"{column.title}: not graded yet ({result.get('message', '')})"
     text = f"{column.title} {number(result.get('score', 0.0))}/{number(column.max_score)}"
-    if result.get("status", "graded") != "graded":
+    if status_of(result) is not NotebookStatus.GRADED:
         return f"{text}, not graded: {result.get('message', '')}"
     failed = [c["name"] for f in result.get("functions", []) for c in f["checks"] if c["status"] != "passed"]
     if failed:

@@ -18,7 +18,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from grader.lms.export import NOT_GRADED_YET
+from grader.core.results import status_of
 
 DEFAULT_ROOT = "/autograder"
 ROOT_VARIABLE = "AUTOGRADER_ROOT"  # lets tests (and a dry run on a laptop) use another folder
@@ -71,7 +71,7 @@ def gradescope_results(results: list[dict], missing: list[tuple[str, float]], no
             summary += [f"  note: {n}" for n in result.get("flags", []) + result.get("notes", [])]
         else:
             reason = f"{name}: {result['message']}"
-            if result["status"] in NOT_GRADED_YET:
+            if not status_of(result).counts:
                 reason += "\nThe grader failed, not your notebook: ask your instructor to run the autograder again."
             tests.append(notebook_test(title, assignment.get("max_score", 0), reason))
             summary.append(f"{title}: 0 / {assignment.get('max_score', 0):g} ({name}: {result['message']})")
@@ -116,15 +116,16 @@ def grade_submission(submission: Path, solutions: Path) -> dict:
     if catalog.mode != "instructor":
         raise FileNotFoundError(f"{solutions} holds no check specifications (*.checks.py)")
     chosen, unknown, notes = _pick(submitted_notebooks(submission) if submission.is_dir() else [], catalog)
-    results = [grade_notebook(path, catalog, assignment=slug, student="submission") for slug, path in chosen.items()]
+    results = [grade_notebook(path, catalog, assignment=slug, student="submission").to_dict()
+               for slug, path in chosen.items()]
     for path in unknown:  # unreadable or unrecognised: counts only where it is the assignment's one notebook
         result = grade_notebook(path, catalog, student="submission")
-        slug = (result.get("assignment") or {}).get("slug")
+        slug = result.assignment.slug if result.assignment else None
         if slug and slug not in chosen:
             chosen[slug] = path
-            results.append(result)
+            results.append(result.to_dict())
         else:
-            notes.append(f"{path.name} was not graded: {result['message'] or 'another notebook was graded instead'}")
+            notes.append(f"{path.name} was not graded: {result.message or 'another notebook was graded instead'}")
     missing = [(a.title, a.full_points or a.points) for a in catalog.assignments if a.slug not in chosen]
     if not chosen:
         notes.append("No notebook could be graded: the submission holds no .ipynb file of these assignments.")

@@ -20,17 +20,14 @@ from grader.notebook.regions import (
     placeholder_for,
 )
 from grader.checks.spec import Assignment
+from grader.core.results import FunctionStatus
 
 DEMO_TAG = "demo"
-
-# What a function's build status means for its checks.
-RUNNABLE = ("ok", "fallback")
-
 
 @dataclass(frozen=True)
 class FunctionBuild:
     name: str
-    status: str  # ok | fallback | not_attempted | missing | region_error | syntax_error
+    status: FunctionStatus
     message: str = ""
     regions: tuple[dict, ...] = ()
     cell: int = -1  # index in Build.cells of the cell that defines it
@@ -149,7 +146,7 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
         mine = extract(located.text, name, len(base.regions), located.describe)
         if mine.span is None:
             cells[home] = splice(cells[home], base, placeholders, None)
-            functions[name] = FunctionBuild(name, "missing", f"{name} is not defined in the notebook", (), home)
+            functions[name] = FunctionBuild(name, FunctionStatus.MISSING, f"{name} is not defined in the notebook", (), home)
             continue
         definitions = find_functions(student_lines, name)
         if len(definitions) > 1:
@@ -171,7 +168,7 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
         else:
             cells[home] = splice(cells[home], base, placeholders, None)
 
-        error = _syntax_error(cells[home]) if status in RUNNABLE else None
+        error = _syntax_error(cells[home]) if FunctionStatus(status).runnable else None
         if error is not None:
             detail = f"{type(error).__name__}: {error.msg}"
             if error.text:
@@ -179,7 +176,7 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
             cells[home] = splice(scaffold_cells(scaffold)[home], base, placeholders, None)
             status, message, fitted = "syntax_error", f"{name} does not compile: {detail}", []
         notes.extend(fitted)
-        functions[name] = FunctionBuild(name, status, message, shown, home)
+        functions[name] = FunctionBuild(name, FunctionStatus(status), message, shown, home)
 
     whole = tuple(n for n, f in functions.items() if f.status == "fallback")
     notes.extend(_ignored_cells_note(scaffold, student, assignment, whole))

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from grader.core.records import ClassRecord
 from grader.core.files import safe_file_name
+from grader.core.results import NotebookStatus
 from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points
 from grader.checks.spec import Assignment
 
@@ -25,8 +26,9 @@ __all__ = ["write_overview", "render_overview", "overview_model", "score_chart_s
 HARD, EASY = 0.5, 0.8
 CHART_BINS = 10  # the chart groups total scores into tenths of the maximum
 
-PROBLEM_STATUS = {"unreadable": "unreadable", "unrecognised": "not recognised",
-                  "crashed": "crashed", "timeout": "timed out", "unmatched": "not matched"}
+# Problems the gradebook lists: results that are not a clean grade, a timeout, an unmatched file.
+PROBLEM_STATUS = {**{s.value: s.label for s in NotebookStatus},
+                  "timeout": "timed out", "unmatched": "not matched"}
 
 
 def write_overview(records: list[ClassRecord], out: Path, *, assignments: list[Assignment],

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.core.files import safe_file_name, write_text_atomic
+from grader.core.results import CheckStatus, FunctionStatus, NotebookStatus
 from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points
 
 __all__ = ["render_student_report", "write_student_report", "render_check_table"]
@@ -24,13 +25,9 @@ NON_FINITE = {"nan": "nan", "inf": "inf", "-inf": "-inf", "infinity": "inf", "-i
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # kernel tracebacks carry colour codes
 
 # Known statuses and how the page names them; anything else shows as given.
-RESULT_STATUS = {"graded": "graded", "unreadable": "unreadable",
-                 "unrecognised": "not recognised", "crashed": "crashed"}
-FUNCTION_STATUS = {"ok": "graded", "fallback": "markers missing, whole definition graded",
-                   "not_attempted": "not attempted", "missing": "function missing",
-                   "region_error": "region error", "syntax_error": "syntax error"}
-CHECK_STATUS = {"passed": "passed", "failed": "failed", "error": "error",
-                "not_attempted": "not attempted", "timeout": "timeout"}
+RESULT_STATUS = {s.value: s.label for s in NotebookStatus}
+FUNCTION_STATUS = {s.value: s.label for s in FunctionStatus}
+CHECK_STATUS = {s.value: s.label for s in CheckStatus}
 
 
 def render_student_report(results: list[dict], *, student: str) -> str:
