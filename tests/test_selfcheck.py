@@ -82,9 +82,9 @@ def test_exception_shows_the_last_lines_of_the_students_code():
         {},
     )
     report = grader.check("initialize_parameters_he", folder=str(ASSIGNMENTS), namespace=namespace)
-    errors = [r for r in report.results if r["status"] == "error"]
+    errors = [r for r in report.results if r.status == "error"]
     assert errors and len(errors) == len(report.results)
-    assert errors[0]["message"].startswith("TypeError")
+    assert errors[0].message.startswith("TypeError")
     shown = repr(report)
     assert "in _scale, line 3: return np.sqrt(2 / n[0])" in shown
     assert "in initialize_parameters_he, line 5: scale = _scale(layers_dims[1])" in shown
@@ -98,9 +98,9 @@ def test_text_lines_up_whatever_the_statuses():
     todo = grader.check("initialize_adam", folder=str(ASSIGNMENTS), namespace={})
     mixed = CheckReport("mixed", done.results + todo.results)
     rows = repr(mixed).splitlines()[1:]
-    statuses = {r["status"] for r in mixed.results}
+    statuses = {r.status for r in mixed.results}
     assert statuses == {"passed", "not_attempted"}
-    starts = {row.index(r["name"] + ":") for row, r in zip(rows, mixed.results)}
+    starts = {row.index(r.name + ":") for row, r in zip(rows, mixed.results)}
     assert len(starts) == 1, f"check names start in different columns:\n{repr(mixed)}"
 
 
@@ -136,8 +136,8 @@ def test_interrupted_function_ends_its_check_not_the_report():
 
     namespace = {"update_parameters_with_gd": endless}
     report = grader.check("update_parameters_with_gd", folder=str(ASSIGNMENTS), namespace=namespace)
-    assert report.results[0]["status"] == "timeout"
-    assert all(r["status"] == "not_attempted" for r in report.results[1:])
+    assert report.results[0].status == "timeout"
+    assert all(r.status == "not_attempted" for r in report.results[1:])
     assert not report.passed
 
 

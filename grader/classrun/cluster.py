@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from grader.classrun.pool import STOP_SIGNAL, Pool
+from grader.core.results import NotebookResult
 
 LOCAL_PREFIX = "local:"
 IN_FLIGHT_PER_WORKER = 2
@@ -253,12 +254,12 @@ def grade_on_worker(task: dict, config: dict, bundle: bytes, digest: str) -> dic
     return {"results": None if results is None else _with_paths(results, renames), "why": why}
 
 
-def _with_paths(results: list[dict], renames: dict[str, str]) -> list[dict]:
+def _with_paths(results: list[NotebookResult], renames: dict[str, str]) -> list[NotebookResult]:
     """Results naming the client's paths wherever they name this worker's copies."""
-    text = json.dumps(results)
+    text = json.dumps([r.to_dict() for r in results], default=str)
     for here, there in renames.items():
         text = text.replace(json.dumps(here)[1:-1], json.dumps(there)[1:-1])
-    return json.loads(text)
+    return [NotebookResult.from_dict(r) for r in json.loads(text)]
 
 
 def _unpacked(bundle: bytes, digest: str) -> Path:
