@@ -42,6 +42,7 @@ class Scenario:
     loses: tuple[str, ...] = ()  # checks that must fail; every other check must pass
     untouched: bool = False  # every check "not attempted"
     released: bool = False  # start from assignments/ instead of solutions/
+    says: tuple[str, ...] = ()  # phrases the result's notes and flags must hold
 
 
 # ---- transforms a student's editor or hands apply ----------------------------------
@@ -97,6 +98,51 @@ def delete_markers_of(function):
                 )
     delete.__name__ = f"delete_markers_of_{function}"
     return delete
+
+
+def delete_marker_of(function, marker, region=1):
+    """Delete one marker line (START or END) of one region of ``function``."""
+    def delete(nb):
+        cell = next(c for c in nb.cells if c.cell_type == "code" and f"def {function}(" in c.source)
+        lines = cell.source.split("\n")
+        hits = [i for i, l in enumerate(lines) if f"{marker} CODE HERE" in l.upper()]
+        del lines[hits[region - 1]]
+        cell.source = "\n".join(lines)
+    delete.__name__ = f"delete_{marker.lower()}_marker_of_{function}"
+    return delete
+
+
+def swap_markers_of(function):
+    """START and END of the function's first region change places."""
+    def swap(nb):
+        cell = next(c for c in nb.cells if c.cell_type == "code" and f"def {function}(" in c.source)
+        lines = cell.source.split("\n")
+        start = next(i for i, l in enumerate(lines) if "START CODE HERE" in l)
+        end = next(i for i, l in enumerate(lines) if "END CODE HERE" in l)
+        lines[start], lines[end] = lines[end], lines[start]
+        cell.source = "\n".join(lines)
+    swap.__name__ = f"swap_markers_of_{function}"
+    return swap
+
+
+def paste_complete_definitions(notebook):
+    """A last cell holding every graded function of the solution, whole and without markers."""
+    def paste(nb):
+        solution = nbformat.read(str(ROOT / "solutions" / notebook), as_version=4)
+        graded = [c.source for c in solution.cells
+                  if c.cell_type == "code" and c.source.startswith("# GRADED FUNCTION")]
+        whole = ["\n".join(l for l in s.split("\n") if "CODE HERE" not in l.upper()) for s in graded]
+        nb.cells.append(nbformat.v4.new_code_cell("# my working versions\n\n" + "\n\n".join(whole), id="pasted"))
+    paste.__name__ = f"paste_complete_definitions_of_{notebook}"
+    return paste
+
+
+def redefine_below(function, source):
+    """A later cell that defines ``function`` again, whole and without markers."""
+    def redefine(nb):
+        nb.cells.append(nbformat.v4.new_code_cell(source, id="redefined"))
+    redefine.__name__ = f"redefine_{function}_below"
+    return redefine
 
 
 # ---- the scenarios -------------------------------------------------------------------
@@ -222,6 +268,29 @@ SCENARIOS = [
              loses=("momentum_two_layers", "momentum_three_layers")),
     Scenario("opt_markers_deleted", OPT, "markers of initialize_adam deleted: whole definition graded",
              transforms=(delete_markers_of("initialize_adam"),)),
+
+    # Which definition is graded: the one that keeps its markers; the whole one only when none does.
+    Scenario("gc_untouched_with_definitions_pasted_below", GC,
+             "regions as released, complete correct definitions without markers pasted in a last cell: "
+             "the regions count, so nothing is attempted",
+             released=True, untouched=True, transforms=(paste_complete_definitions(GC),),
+             says=("gradient_check_n: the definition at code cell", "was ignored (it has no START/END markers)")),
+    Scenario("opt_wrong_redefinition_below_marked", OPT,
+             "correct marked momentum, then a wrong unmarked redefinition in a later cell: the marked one counts",
+             transforms=(redefine_below("update_parameters_with_momentum",
+                                        "def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):\n"
+                                        "    return parameters, v  # trying something: no update at all"),),
+             says=("update_parameters_with_momentum: the definition at code cell",
+                   "was ignored (it has no START/END markers)")),
+    Scenario("init_start_marker_deleted", INIT, "the START marker of initialize_parameters_he deleted, its END kept",
+             transforms=(delete_marker_of("initialize_parameters_he", "START"),),
+             says=("initialize_parameters_he: START/END markers broken (an END marker at code cell",)),
+    Scenario("gc_end_marker_deleted", GC, "the END marker of gradient_check_n's third region deleted",
+             transforms=(delete_marker_of("gradient_check_n", "END", region=3),),
+             says=("gradient_check_n: START/END markers broken (a region opened at code cell",)),
+    Scenario("opt_markers_in_wrong_order", OPT, "END above START in update_parameters_with_gd",
+             transforms=(swap_markers_of("update_parameters_with_gd"),),
+             says=("update_parameters_with_gd: START/END markers broken (an END marker at code cell",)),
 ]
 
 
@@ -258,7 +327,7 @@ def make(scenario: Scenario) -> Path:
 
 def manifest() -> list[dict]:
     return [{"file": f"{s.name}.ipynb", "notebook": s.notebook, "why": s.why, "loses": list(s.loses),
-             "untouched": s.untouched} for s in SCENARIOS]
+             "untouched": s.untouched, **({"says": list(s.says)} if s.says else {})} for s in SCENARIOS]
 
 
 # The bundled sample class (the README's main command grades it): student -> files.

@@ -133,27 +133,118 @@ def test_fallback_cell_is_not_called_ignored(tiny):
     assert result.notes == []
 
 
-def test_unclosed_region_names_the_function_and_place(tiny, reference):
+def _without(graded: str, marker: str) -> str:
+    return "\n".join(line for line in graded.split("\n") if marker not in line)
+
+
+def _scale_cell(scaffold, reference, region: str = "y = factor * x") -> str:
+    return next(s for s in code_sources(student(scaffold, reference, region)) if "def scale" in s)
+
+
+def test_unclosed_region_falls_back_to_the_whole_definition_and_says_where(tiny, reference):
     assignment, scaffold = tiny
     sources = code_sources(scaffold)
-    graded = next(s for s in sources if "def scale" in s)
-    broken = "\n".join(line for line in graded.split("\n") if "END CODE HERE" not in line)
-    nb = notebook_of([sources[0], broken])
+    nb = notebook_of([sources[0], _without(_scale_cell(scaffold, reference), "END CODE HERE")])
     result = build(assignment, scaffold, nb)
     fb = result.functions["scale"]
+    assert fb.status == "fallback"
+    assert fb.message.startswith("markers broken (the region opened at code cell 2, line ")
+    assert "never closed" in fb.message and "whole definition was graded" in fb.message
+    assert "y = factor * x" in graded_cell(result)
+    assert any(flag.startswith("scale: START/END markers broken (") for flag in result.flags)
+
+
+def test_unclosed_region_without_fallback_is_a_region_error_naming_the_place(tiny, reference):
+    assignment, scaffold = tiny
+    sources = code_sources(scaffold)
+    nb = notebook_of([sources[0], _without(_scale_cell(scaffold, reference), "END CODE HERE")])
+    fb = build(assignment, scaffold, nb, fallback=False).functions["scale"]
     assert fb.status == "region_error"
     assert fb.message.startswith("scale:")
     assert "code cell 2, line" in fb.message
     assert "never closed" in fb.message
 
 
-def test_duplicated_region_is_a_region_error(tiny, reference):
+@pytest.mark.parametrize("breakage", ["start deleted", "end deleted", "end before start"])
+def test_broken_markers_grade_the_whole_definition(tiny, reference, breakage):
+    assignment, scaffold = tiny
+    graded = _scale_cell(scaffold, reference, "y = factor * x  # the student's own line")
+    if breakage == "start deleted":
+        graded = _without(graded, "START CODE HERE")
+    elif breakage == "end deleted":
+        graded = _without(graded, "END CODE HERE")
+    else:
+        lines = graded.split("\n")
+        start = next(i for i, l in enumerate(lines) if "START CODE HERE" in l)
+        end = next(i for i, l in enumerate(lines) if "END CODE HERE" in l)
+        lines[start], lines[end] = lines[end], lines[start]
+        graded = "\n".join(lines)
+    result = build(assignment, scaffold, notebook_of([code_sources(scaffold)[0], graded]))
+    fb = result.functions["scale"]
+    assert fb.status == "fallback", fb.message
+    assert fb.message.startswith("markers broken (")
+    assert fb.regions[0]["index"] == 0
+    assert "y = factor * x  # the student's own line" in graded_cell(result)
+    assert reference not in "\n".join(result.cells)
+    assert len(result.flags) == 1 and result.flags[0].startswith("scale: START/END markers broken (")
+
+
+def test_duplicated_region_falls_back_or_is_a_region_error_without_fallback(tiny, reference):
     assignment, scaffold = tiny
     twice = f"### END CODE HERE ###\n### START CODE HERE ###\n{reference}"
-    result = build(assignment, scaffold, student(scaffold, reference, "y = factor * x\n" + twice))
-    fb = result.functions["scale"]
+    nb = student(scaffold, reference, "y = factor * x\n" + twice)
+    assert build(assignment, scaffold, nb).functions["scale"].status == "fallback"
+    fb = build(assignment, scaffold, nb, fallback=False).functions["scale"]
     assert fb.status == "region_error"
     assert "found 2 marked regions" in fb.message
+
+
+# --- which definition is graded: the one that keeps the markers ----------------------------
+
+def test_a_later_unmarked_redefinition_is_ignored_with_a_note(tiny, reference):
+    assignment, scaffold = tiny
+    nb = student(scaffold, reference, "y = factor * x")
+    nb.cells.append(nbformat.v4.new_code_cell("def scale(x, factor):\n    return x + factor  # wrong, and unmarked"))
+    result = build(assignment, scaffold, nb)
+    fb = result.functions["scale"]
+    assert fb.status == "ok"
+    assert "y = factor * x" in graded_cell(result)
+    assert "x + factor" not in "\n".join(result.cells)
+    last = len(code_sources(nb))
+    ignored = [n for n in result.notes if n.startswith("scale: the definition at")]
+    assert ignored == [f"scale: the definition at code cell {last}, line 1 was ignored (it has no START/END "
+                       f"markers); the one at {fb.regions[0]['where'].rsplit(',', 1)[0]}, line 3, which keeps "
+                       "its START/END markers, was graded."]
+    assert result.flags == []
+    assert [d.marked for d in fb.definitions] == [True, False] and fb.graded == 0
+
+
+def test_untouched_regions_stay_not_attempted_under_complete_definitions_pasted_below(tiny, reference):
+    assignment, scaffold = tiny
+    nb = student(scaffold, reference, placeholder_for(reference))
+    nb.cells.append(nbformat.v4.new_code_cell("def scale(x, factor):\n    return factor * x"))
+    result = build(assignment, scaffold, nb)
+    fb = result.functions["scale"]
+    assert fb.status == "not_attempted"
+    assert not any("markers deleted" in flag for flag in result.flags)
+    assert "return factor * x" not in "\n".join(result.cells)
+    assert any("was ignored (it has no START/END markers)" in n for n in result.notes)
+    # The pasted definition stays on record for a second opinion.
+    assert fb.definitions[1].source == "def scale(x, factor):\n    return factor * x"
+
+
+def test_with_no_marked_definition_the_last_is_graded_whole(tiny, reference):
+    assignment, scaffold = tiny
+    sources = code_sources(scaffold)
+    broken = _without(_scale_cell(scaffold, reference, "y = x + factor"), "END CODE HERE")
+    nb = notebook_of([sources[0], broken, "def scale(x, factor):\n    return factor * x"])
+    result = build(assignment, scaffold, nb)
+    fb = result.functions["scale"]
+    assert fb.status == "fallback"
+    assert fb.regions[0]["code"] == "def scale(x, factor):\n    return factor * x"
+    note = next(n for n in result.notes if "was ignored" in n)
+    assert "(its markers are broken: the region opened at code cell 2" in note
+    assert "the last one, as none keeps its markers, was graded" in note
 
 
 def test_syntax_error_shows_the_offending_text(tiny, reference):

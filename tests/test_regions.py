@@ -109,6 +109,31 @@ def test_function_defined_twice_uses_the_last_definition():
     assert found.span.start > 0
 
 
+def test_the_definition_that_keeps_its_markers_wins_over_a_later_one_without():
+    text = function(COURSE, body="y = 'marked'") + "\ndef f(x):\n    return 'pasted'\n"
+    found = regions_of(text, expected=1)
+    assert [r.body for r in found.regions] == ["y = 'marked'"]
+    assert found.graded == 0 and found.error == ""
+    assert [d.state for d in found.definitions] == ["it keeps its START/END markers", "it has no START/END markers"]
+    assert [d.where for d in found.ignored()] == ["line 8"]
+    assert found.definitions[1].source == "def f(x):\n    return 'pasted'"
+
+
+def test_a_later_definition_with_broken_markers_does_not_displace_a_marked_one():
+    broken = function(COURSE, body="y = 'broken'").replace("    ### END CODE HERE ###\n", "")
+    found = regions_of(function(COURSE, body="y = 'marked'") + "\n" + broken, expected=1)
+    assert [r.body for r in found.regions] == ["y = 'marked'"]
+    assert found.ignored()[0].state.startswith("its markers are broken: the region opened at line 10")
+
+
+def test_with_no_marked_definition_the_last_one_is_chosen_with_its_problem():
+    broken = function(COURSE, body="y = 'broken'").replace("    ### START CODE HERE ### (≈ 2 lines of code)\n", "")
+    found = regions_of(broken + "\n" + broken, expected=1)
+    assert found.graded == 1
+    assert found.chosen is not None and not found.chosen.marked
+    assert "has no START marker" in found.error
+
+
 # --- region problems: the message names the place ---------------------------------------
 
 def test_unclosed_region_says_where_it_opened():

@@ -30,6 +30,9 @@ def test_scenario_gets_its_grade(scenario, catalog):
     assert result["assignment"]["title"] == catalog.get(scenario["notebook"]).title
     checks = {c["name"]: c for f in result["functions"] for c in f["checks"]}
     spec = catalog.get(scenario["notebook"])
+    told = " ".join(result["notes"] + result["flags"])
+    for phrase in scenario.get("says", []):
+        assert phrase in told, (phrase, told)
     if scenario["untouched"]:
         assert {c["status"] for c in checks.values()} == {"not_attempted"}
         assert result["score"] == 0

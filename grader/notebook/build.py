@@ -16,13 +16,13 @@ from grader.notebook.checkcells import is_checker_cell
 from grader.notebook.reader import cell_tags, code_cells
 from grader.notebook.fit import fit_to_scaffold
 from grader.notebook.regions import (
-    Extraction, essence, extract, find_functions, function_source, indent_of, is_untouched, normalise_source,
-    placeholder_for,
+    Definition, Extraction, essence, extract, indent_of, is_untouched, normalise_source, placeholder_for,
 )
 from grader.checks.spec import Assignment
 from grader.core.results import FunctionStatus
 
 DEMO_TAG = "demo"
+
 
 @dataclass(frozen=True)
 class FunctionBuild:
@@ -31,6 +31,10 @@ class FunctionBuild:
     message: str = ""
     regions: tuple[dict, ...] = ()
     cell: int = -1  # index in Build.cells of the cell that defines it
+    # Every definition of the function in the notebook, and which one was graded
+    # (-1: none), so that a later stage can weigh the ones that were not.
+    definitions: tuple[Definition, ...] = ()
+    graded: int = -1
 
 
 @dataclass
@@ -45,7 +49,8 @@ class _Located:
     """The student's code as one text, remembering which cell and line each line came from."""
 
     def __init__(self, sources: list[str]):
-        lines, where = [], []
+        lines: list[str] = []
+        where: list[tuple[int, int]] = []
         for number, source in enumerate(sources, start=1):
             cell_lines = normalise_source(source).split("\n")
             lines.extend(cell_lines)
@@ -144,24 +149,26 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
         base = extract(cells[home], name)
         placeholders = [placeholder_for(r.body) for r in base.regions]
         mine = extract(located.text, name, len(base.regions), located.describe)
-        if mine.span is None:
+        chosen = mine.chosen
+        if chosen is None:
             cells[home] = splice(cells[home], base, placeholders, None)
             functions[name] = FunctionBuild(name, FunctionStatus.MISSING, f"{name} is not defined in the notebook", (), home)
             continue
-        definitions = find_functions(student_lines, name)
-        if len(definitions) > 1:
-            flags.append(f"{name} is defined {len(definitions)} times; the last definition "
-                         f"({located.describe(mine.span.start)}) was graded")
+        notes.extend(_ignored_definitions_notes(mine))
+        marked = [d for d in mine.definitions if d.marked]
+        if len(marked) > 1:
+            flags.append(f"{name} is defined {len(mine.definitions)} times; the last definition that keeps "
+                         f"its markers ({chosen.where}) was graded")
         shown = tuple(
             {"index": r.index, "code": r.body, "where": located.describe(r.start)} for r in mine.regions
         )
-        status, message = _classify(name, mine, placeholders, fallback, located)
+        status, message = _classify(name, mine, placeholders, fallback)
         fitted: list[str] = []
         if status == "fallback":
-            whole = function_source(located.text, mine.span)
-            shown = ({"index": 0, "code": whole, "where": located.describe(mine.span.start)},)
+            whole = chosen.source
+            shown = ({"index": 0, "code": whole, "where": chosen.where},)
             cells[home] = splice(cells[home], base, None, whole)
-            flags.append(f"{name}: START/END markers deleted; the student's whole definition was graded")
+            flags.append(_fallback_flag(name, mine))
         elif status == "ok":
             bodies, fitted = fit_to_scaffold(name, cells[home], base, student_lines, mine)
             cells[home] = splice(cells[home], base, bodies, None)
@@ -176,25 +183,42 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
             cells[home] = splice(scaffold_cells(scaffold)[home], base, placeholders, None)
             status, message, fitted = "syntax_error", f"{name} does not compile: {detail}", []
         notes.extend(fitted)
-        functions[name] = FunctionBuild(name, FunctionStatus(status), message, shown, home)
+        functions[name] = FunctionBuild(name, FunctionStatus(status), message, shown, home, mine.definitions,
+                                        mine.graded)
 
-    whole = tuple(n for n, f in functions.items() if f.status == "fallback")
-    notes.extend(_ignored_cells_note(scaffold, student, assignment, whole))
+    graded_whole = tuple(n for n, f in functions.items() if f.status == "fallback")
+    notes.extend(_ignored_cells_note(scaffold, student, assignment, graded_whole))
     return Build(cells, functions, notes, flags)
 
 
-def _classify(name: str, mine: Extraction, placeholders: list[str], fallback: bool, located: _Located) -> tuple[str, str]:
-    """What the student's regions for one function amount to: (status, message)."""
-    assert mine.span is not None
-    if mine.error:
-        return "region_error", f"{name}: {mine.error}"
-    if not mine.regions:
+def _classify(name: str, mine: Extraction, placeholders: list[str], fallback: bool) -> tuple[str, str]:
+    """What the student's graded definition of one function amounts to: (status, message)."""
+    assert mine.chosen is not None
+    if not mine.chosen.marked:  # no definition keeps its markers: deleted or broken
         if fallback:
-            return "fallback", "markers deleted: the whole definition was graded"
+            why = f"markers broken ({mine.error})" if mine.error else "markers deleted"
+            return "fallback", f"{why}: the whole definition was graded"
+        if mine.error:
+            return "region_error", f"{name}: {mine.error}"
         return "region_error", f"{name}: its START/END markers were deleted, so there is no region to grade"
     if all(is_untouched(r.body, p) for r, p in zip(mine.regions, placeholders)):
         return "not_attempted", f"{name}: the marked regions are still as released"
     return "ok", ""
+
+
+def _fallback_flag(name: str, mine: Extraction) -> str:
+    if mine.error:
+        return f"{name}: START/END markers broken ({mine.error}); the student's whole definition was graded"
+    return f"{name}: START/END markers deleted; the student's whole definition was graded"
+
+
+def _ignored_definitions_notes(mine: Extraction) -> list[str]:
+    """One note per definition that was not graded, saying why the graded one was chosen."""
+    chosen = mine.chosen
+    assert chosen is not None
+    why = "which keeps its START/END markers" if chosen.marked else "the last one, as none keeps its markers"
+    return [f"{mine.name}: the definition at {d.where} was ignored ({d.state}); "
+            f"the one at {chosen.where}, {why}, was graded." for d in mine.ignored()]
 
 
 def _outside_regions(source: str, names: tuple[str, ...]) -> str:

@@ -139,7 +139,9 @@ def fit_to_scaffold(
     ours = names_bound(function_source(scaffold_cell, base.span))
     aliases = {alias: target for alias, target in aliases_outside(student_lines, mine.span, mine.regions).items()
                if alias not in ours and target in ours}
-    bodies, loops, borrowed = [], {}, set()
+    bodies: list[str] = []
+    loops: dict[tuple[str, str], list[str]] = {}
+    borrowed: set[str] = set()
     for region, base_region in zip(mine.regions, base.regions):
         body = region.body
         if body.strip():

@@ -54,17 +54,66 @@ class FunctionSpan:
 
 
 @dataclass(frozen=True)
+class Definition:
+    """One definition of a graded function in the student's text, and the state of its markers."""
+
+    span: FunctionSpan
+    regions: tuple[Region, ...]
+    problem: str  # what is wrong with its markers, with where; "" when nothing (or none are left)
+    where: str  # where the def line is, for messages
+    source: str  # the whole definition, dedented
+
+    @property
+    def marked(self) -> bool:
+        """Its markers are all there and pair up as released: its regions can be graded."""
+        return bool(self.regions) and not self.problem
+
+    @property
+    def state(self) -> str:
+        """Its markers in a few words, for notes."""
+        if self.marked:
+            return "it keeps its START/END markers"
+        if self.problem:
+            return f"its markers are broken: {self.problem}"
+        return "it has no START/END markers"
+
+
+@dataclass(frozen=True)
 class Extraction:
-    """What was found for one graded function in one text."""
+    """What was found for one graded function in one text: every definition, and the one graded.
+
+    The graded definition is the last one that keeps its markers; when none does, the last
+    one (the one Python keeps), whose whole definition is then the only thing left to grade.
+    """
 
     name: str
-    span: FunctionSpan | None
-    regions: tuple[Region, ...]
-    error: str = ""  # region problems, with where they are
+    definitions: tuple[Definition, ...] = ()
+    graded: int = -1  # index into definitions; -1 when the function is not defined
 
     @property
     def found(self) -> bool:
-        return self.span is not None
+        return bool(self.definitions)
+
+    @property
+    def chosen(self) -> Definition | None:
+        return self.definitions[self.graded] if self.definitions else None
+
+    @property
+    def span(self) -> FunctionSpan | None:
+        return self.chosen.span if self.chosen else None
+
+    @property
+    def regions(self) -> tuple[Region, ...]:
+        return self.chosen.regions if self.chosen else ()
+
+    @property
+    def error(self) -> str:
+        """Region problems of the graded definition, with where they are."""
+        return self.chosen.problem if self.chosen else ""
+
+    def ignored(self) -> list[Definition]:
+        """The definitions that were not graded, in notebook order."""
+        return [d for i, d in enumerate(self.definitions) if i != self.graded]
 
 
 def find_functions(lines: list[str], name: str) -> list[FunctionSpan]:
@@ -117,13 +166,15 @@ class _Open:
         return self.depth == 0 and self.quote is None and not self.backslash
 
     def after(self, line: str) -> _Open:
-        depth, quote, i, end = self.depth, self.quote, 0, len(line)
+        depth, i, end = self.depth, 0, len(line)
+        quote: str | None = self.quote
         while i < end:
             if quote is not None:  # inside a string: look for its end, skipping escapes
                 if line[i] == "\\":
                     i += 2
                 elif line.startswith(quote, i):
-                    quote, i = None, i + len(quote)
+                    i += len(quote)
+                    quote = None
                 else:
                     i += 1
                 continue
@@ -209,19 +260,25 @@ def extract(
 ) -> Extraction:
     """The regions of graded function ``name`` in ``text`` (already normalised)."""
     lines = text.split("\n")
-    spans = find_functions(lines, name)
-    if not spans:
-        return Extraction(name, None, ())
-    # A function defined twice: the last definition is the one Python would keep.
-    span = spans[-1]
-    regions, error = find_regions(lines, span, describe)
-    if not error and expected_regions is not None and regions and len(regions) != expected_regions:
+    definitions = tuple(_definition(lines, span, expected_regions, describe) for span in find_functions(lines, name))
+    if not definitions:
+        return Extraction(name)
+    marked = [i for i, d in enumerate(definitions) if d.marked]
+    return Extraction(name, definitions, marked[-1] if marked else len(definitions) - 1)
+
+
+def _definition(
+    lines: list[str], span: FunctionSpan, expected_regions: int | None, describe: Callable[[int], str]
+) -> Definition:
+    regions, problem = find_regions(lines, span, describe)
+    if not problem and expected_regions is not None and regions and len(regions) != expected_regions:
         where = "; ".join(describe(r.start) for r in regions)
-        error = (
+        problem = (
             f"found {len(regions)} marked regions ({where}), "
             f"expected {expected_regions}: markers duplicated or deleted"
         )
-    return Extraction(name, span, regions, error)
+    source = dedent_block(lines[span.start : span.stop])
+    return Definition(span, regions, problem, describe(span.start), source)
 
 
 def function_source(text: str, span: FunctionSpan) -> str:
