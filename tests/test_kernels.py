@@ -154,25 +154,3 @@ def test_limits_from_the_command_line_reach_the_kernel(tiny_warm, tiny_submissio
     assert checks["scale_negative"]["status"] == "passed"
     assert "no network" not in result["containment"]["active"]
     assert path.exists()
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("cell_seconds=2.5", ("cell_seconds", 2.5)),
-    ("memory_bytes=2G", ("memory_bytes", 2 * 2**30)),
-    ("file-bytes=10M", ("file_bytes", 10 * 2**20)),
-    ("network=yes", ("network", True)),
-])
-def test_limit_syntax(text, expected):
-    from grader.kernel.containment import parse_limit
-
-    assert parse_limit(text) == expected
-
-
-@pytest.mark.parametrize("text", ["cell_seconds", "speed=3", "memory_bytes=lots", "processes=0", "network=maybe"])
-def test_bad_limits_are_usage_errors(text, capsys):
-    from grader.cli import main
-
-    with pytest.raises(SystemExit) as stop:
-        main(["grade", "nowhere", "--limit", text])
-    assert stop.value.code == 2
-    assert "--limit" in capsys.readouterr().err

@@ -225,7 +225,7 @@ def test_regions_show_where_they_are():
     result = load("partly_wrong")
     _, page = render("partly_wrong")
     for region in result["functions"][1]["regions"]:
-        assert f"Your code, region {region['index']} (from line {region['line']})" in page.visible
+        assert f"Your code, region {region['index']} ({region['where']})" in page.visible
     # the engine's form: a described place, and index 0 for a whole definition
     result["functions"][1]["regions"] = [{"index": 0, "code": "def f():\n    return 1\n",
                                           "where": "code cell 7, line 1"}]

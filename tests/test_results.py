@@ -96,3 +96,10 @@ def test_an_unknown_status_word_is_graded_again():
 def test_from_dict_refuses_another_schema():
     with pytest.raises(ValueError, match="schema"):
         NotebookResult.from_dict({"schema": "something/2"})
+
+
+@pytest.mark.parametrize("fixture", sorted((Path(__file__).parent / "fixtures" / "results").glob("*.json")),
+                         ids=lambda p: p.stem)
+def test_result_fixtures_hold_exactly_what_the_engine_writes(fixture):
+    data = json.loads(fixture.read_text(encoding="utf-8"))
+    assert NotebookResult.from_dict(data).to_dict() == data

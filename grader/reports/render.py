@@ -144,13 +144,12 @@ def _function(raw: Any) -> dict:
 
 def _region(raw: Any) -> dict:
     region = as_dict(raw)
-    line, index = region.get("line"), region.get("index")
-    line = line if _is_int(line) and line > 0 else None
+    index, where = region.get("index"), as_text(region.get("where"))
+    line = re.search(r"line (\d+)$", where)  # "code cell 5, line 3": number the code from there
     return {
         "index": index if _is_int(index) and index > 0 else None,  # 0: the whole definition
-        # The schema has "line"; the engine may describe the place instead ("code cell 5, line 3").
-        "where": f"from line {line}" if line else as_text(region.get("where")),
-        "html": _highlight(as_text(region.get("code")), line),
+        "where": where,
+        "html": _highlight(as_text(region.get("code")), int(line.group(1)) if line else None),
     }
 
 
