@@ -61,6 +61,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
                      catalog=catalog, student=args.student, assignment=args.assignment)
     if args.verbose:
         print(_intake_listing(intake))
+    if not args.quiet:
+        for note in intake.notes:
+            print(f"warning: {note}", file=sys.stderr)
     printer = _ResultPrinter(args.json, args.quiet, args.verbose)
     settings = Settings(out=out, gradebook=Path(args.gradebook) if args.gradebook else out / "gradebook.sqlite",
                         workers=args.workers, force=args.force, fallback=not args.no_fallback,
@@ -112,7 +115,8 @@ def _intake_listing(intake) -> str:
     lines = [f"{source}: read as {preset}" for source, preset in intake.presets.items()]
     for work in intake.students:
         for old in work.superseded:
-            lines.append(f"superseded: {old.name} (a later attempt of {work.student.display_name} is graded)")
+            lines.append(f"superseded: {old.name} (attempt {old.number} of {old.of} of "
+                         f"{work.student.display_name}; {old.replaced_by} is graded)")
     lines += [f"not matched: {u.path}: {u.reason}" for u in intake.unmatched]
     lines += [f"on the roster, nothing handed in: {s.display_name}" for s in intake.not_submitted]
     return "\n".join(lines)
@@ -209,7 +213,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("paths", nargs="+", help="notebooks, folders searched for files, or .zip downloads")
     g.add_argument("--solutions", default="solutions", help="instructor folder (default: solutions)")
     g.add_argument("--out", default="reports", help="where results and reports go (default: reports)")
-    g.add_argument("--preset", choices=("auto", "canvas", "moodle", "folders"), default="auto",
+    g.add_argument("--preset", choices=("auto", "canvas", "moodle", "folders", "flat"), default="auto",
                    help="how file names tell the student (default: auto, recognised per source)")
     g.add_argument("--pattern", help="regular expression with named groups student (required), id, "
                                      "assignment, attempt, late; searched in each file's path in its source")

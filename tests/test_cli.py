@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -203,3 +204,40 @@ def test_check_on_a_missing_notebook_is_a_usage_error_that_writes_nothing(capsys
         no_traceback(err)
         assert err.startswith("error: nothing to grade:") and str(missing) in err
         assert not out.exists()
+
+
+# --- a flat folder of notebooks ------------------------------------------------------------------
+
+@pytest.mark.kernel
+def test_a_flat_folder_grades_one_student_per_notebook(capsys, tiny_warm, tiny_submission, tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    grades = {"ada": ("y = factor * x", 5), "ben": ("y = x + factor", 0), "dana": ("y = factor * x", 5)}
+    for name, (region, _) in grades.items():
+        shutil.copyfile(tiny_submission(f"flat_{name}", region), folder / f"{name}.ipynb")
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "grade", folder, "--solutions", tiny_warm, "--out", out)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["students"], summary["notebooks"], summary["superseded"]) == (3, 3, 0)
+    for name, (_, score) in grades.items():
+        result = json.loads((out / name / f"{name}.json").read_text(encoding="utf-8"))
+        assert (result["student"], result["score"]) == (name, score)
+    assert summary["average"] == pytest.approx(10 / 3, abs=0.01)  # rounded to two digits
+
+
+def test_what_is_set_aside_is_counted_listed_and_called_out(capsys, tiny_folder, tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    for name in ("ada", "ben", "dana"):
+        (folder / f"{name}_Tiny.ipynb").write_bytes(b"")  # unreadable: no kernel needed
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "grade", folder, "--preset", "folders", "--solutions", tiny_folder, "--out", out)
+    assert code == 1  # the one graded notebook is unreadable
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert "2 of 3 notebooks were set aside" in warnings[0] and "--preset flat" in warnings[0]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["superseded"] == 2 and summary["notes"] == [warnings[0][len("warning: "):]]
+    assert sorted(Path(s["path"]).name for s in summary["set_aside"]) == ["ada_Tiny.ipynb", "ben_Tiny.ipynb"]
+    assert all(s["student"] == "nbs" and "dana_Tiny.ipynb is graded" in s["reason"] for s in summary["set_aside"])

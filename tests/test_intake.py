@@ -287,3 +287,69 @@ def test_two_zips_with_the_same_name_do_not_overwrite_each_other(tmp_path, catal
                      extract_to=tmp_path / "out", catalog=catalog)
     assert sorted(by_key(intake)) == ["astudent", "bstudent"]
     assert all(s.path.is_file() for w in intake.students for s in w.submissions)
+
+
+# --- a flat folder of notebooks ------------------------------------------------------------------
+
+def test_a_flat_folder_is_one_student_per_file(tmp_path, catalog):
+    for name in ("ada", "ben", "dana"):  # three students, one assignment, no LMS naming
+        touch(tmp_path / "nbs" / f"{name}.ipynb")
+    intake = collect([tmp_path / "nbs"], extract_to=tmp_path / "out", catalog=catalog)
+    assert intake.presets[str(tmp_path / "nbs")] == "flat"
+    assert sorted(by_key(intake)) == ["ada", "ben", "dana"]
+    assert all(len(w.submissions) == 1 and not w.superseded for w in intake.students)
+    assert intake.notes == []
+
+
+def test_in_a_flat_folder_only_names_say_what_is_a_later_attempt(tmp_path, catalog):
+    folder = tmp_path / "nbs"
+    old_ada = touch(folder / "Ada Lovelace.ipynb", "old")
+    new_ada = touch(folder / "Ada Lovelace (1).ipynb", "new")
+    old_ben = touch(folder / "ben.ipynb", "old")
+    new_ben = touch(folder / "ben-2.ipynb", "new")  # an LMS's resubmission suffix
+    touch(folder / "benjamin.ipynb")
+    intake = collect([folder], preset="flat", extract_to=tmp_path / "out", catalog=catalog)
+    students = by_key(intake)
+    assert sorted(students) == ["Ada Lovelace", "ben", "benjamin"]
+    assert [s.path for s in students["Ada Lovelace"].submissions] == [new_ada]
+    assert [(s.path, s.replaced_by) for s in students["Ada Lovelace"].superseded] == \
+        [(old_ada, "Ada Lovelace (1).ipynb")]
+    assert [s.path for s in students["ben"].submissions] == [new_ben]
+    assert [s.path for s in students["ben"].superseded] == [old_ben]
+    assert students["benjamin"].superseded == []
+
+
+def test_a_students_own_folder_of_assignments_stays_one_student(tmp_path, catalog):
+    folder = tmp_path / "alice"
+    for name in ("Initialization.ipynb", "Gradient_Checking.ipynb", "Optimization_methods.ipynb",
+                 "Optimization_methods (1).ipynb"):
+        touch(folder / name)
+    intake = collect([folder], extract_to=tmp_path / "out", catalog=catalog)
+    assert intake.presets[str(folder)] == "folders"
+    assert [w.student.key for w in intake.students] == ["alice"]
+    assert slugs(intake.students[0]) == ["gradient_checking", "initialization", "optimization"]
+
+
+def test_a_folder_mostly_set_aside_is_called_out_with_how_to_read_it(tmp_path, catalog):
+    folder = tmp_path / "nbs"
+    for name in ("ada", "ben", "cho", "dana"):
+        touch(folder / f"{name}_Initialization.ipynb")
+    intake = collect([folder], preset="folders", extract_to=tmp_path / "out", catalog=catalog)
+    assert [w.student.key for w in intake.students] == ["nbs"]  # what the folders preset makes of it
+    assert len(intake.students[0].superseded) == 3
+    assert len(intake.notes) == 1
+    assert "3 of 4 notebooks were set aside" in intake.notes[0] and "--preset flat" in intake.notes[0]
+    assert sorted(by_key(collect([folder], extract_to=tmp_path / "out", catalog=catalog))) == \
+        ["ada_Initialization", "ben_Initialization", "cho_Initialization", "dana_Initialization"]
+
+
+def test_a_flat_folder_whose_names_all_look_like_attempts_suggests_a_pattern(tmp_path, catalog):
+    folder = tmp_path / "groups"
+    for number in range(1, 5):  # four groups, not four attempts of one student 'group'
+        touch(folder / f"group-{number}.ipynb")
+    intake = collect([folder], extract_to=tmp_path / "out", catalog=catalog)
+    assert [w.student.key for w in intake.students] == ["group"]
+    assert len(intake.notes) == 1 and "--pattern" in intake.notes[0]
+    suggested = intake.notes[0].split("--pattern ")[1].split(" ")[0].strip("'")
+    again = collect([folder], pattern=suggested, extract_to=tmp_path / "out", catalog=catalog)
+    assert sorted(by_key(again)) == ["group-1", "group-2", "group-3", "group-4"]

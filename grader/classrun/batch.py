@@ -57,6 +57,8 @@ class Summary:
     unmatched_notebooks: int = 0
     superseded: int = 0
     not_submitted: int = 0   # on the roster, nothing handed in
+    set_aside: list = field(default_factory=list)  # each superseded file: path, student, reason
+    notes: list = field(default_factory=list)      # the intake's warnings (a folder mostly set aside)
     workers: int = 0
     seconds: float = 0.0
     average: float | None = None  # over the class's latest totals
@@ -110,7 +112,9 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
     summary = Summary(students=len(intake.students), notebooks=intake.notebooks,
                       unmatched=len(intake.unmatched), not_submitted=len(intake.not_submitted),
                       superseded=sum(len(w.superseded) for w in intake.students),
-                      unmatched_notebooks=sum(u.path.lower().endswith(".ipynb") for u in intake.unmatched))
+                      unmatched_notebooks=sum(u.path.lower().endswith(".ipynb") for u in intake.unmatched),
+                      set_aside=[_set_aside(work, sub) for work in intake.students for sub in work.superseded],
+                      notes=list(intake.notes))
     with run_lock(settings.gradebook), Gradebook(settings.gradebook) as book, _Interrupts() as interrupts:
         summary.run_id = book.start_run(settings.options)
         book.record_unmatched(summary.run_id, [(u.path, u.reason) for u in intake.unmatched])
@@ -152,6 +156,11 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
                 book.finish_run(summary.run_id, summary.status, summary.to_dict())
     _write_summary(out, summary)
     return summary
+
+
+def _set_aside(work: StudentWork, sub) -> dict:
+    return {"path": str(sub.path), "student": work.student.key,
+            "reason": f"an older attempt ({sub.number} of {sub.of}); {sub.replaced_by} is graded"}
 
 
 @dataclass

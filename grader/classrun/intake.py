@@ -10,14 +10,18 @@ is matched against a naming preset:
 * ``moodle``: ``Jane Doe_12345_assignsubmission_file_/<files>`` (or that prefix on the file
   name itself). Moodle numbers participants per assignment, so a student is known by name;
 * ``folders``: the student is the notebook's folder name (a plain tree of submissions);
+* ``flat``: one submission per file, the student is the file name without its extension
+  (``ada.ipynb``), a browser's ``ada (1).ipynb`` or an LMS's ``ada-1.ipynb`` a later attempt;
 * ``--pattern``: a regular expression with named groups ``student`` (required), ``id``,
   ``assignment``, ``attempt`` and ``late``, searched in the path relative to the source;
 * ``auto``: per source, Moodle if any path looks like Moodle's, else Canvas if any file name
-  looks like Canvas's, else folders.
+  looks like Canvas's, else flat when every notebook lies directly in the folder and their
+  names are not simply one student's assignments, else folders.
 
 A student keeps one notebook per assignment: the latest attempt wins and the others are
-listed as superseded. Files that fit no student or are not notebooks are listed with a
-reason, never dropped without a word.
+listed as superseded (with the file graded instead). Files that fit no student or are not
+notebooks are listed with a reason, never dropped without a word; a source most of whose
+notebooks were set aside gets a note saying how to read it instead.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from pathlib import Path, PurePosixPath
 
 from grader.core.records import Student
 
-PRESETS = ("auto", "canvas", "moodle", "folders")
+PRESETS = ("auto", "canvas", "moodle", "folders", "flat")
 
 # Unpacking limits: a download of a few hundred notebooks is far below these.
 MAX_MEMBER_BYTES = 256 * 2**20
@@ -69,6 +73,9 @@ class Submission:
     late: bool = False
     own_name: str = ""       # the student's own file name, attempt suffix removed, lower case
     source: str = ""         # the folder or zip it came from
+    number: int = 1          # which of the student's attempts at this assignment, oldest first
+    of: int = 1              # how many attempts there were
+    replaced_by: str = ""    # set aside: the name of the attempt graded instead
 
 
 @dataclass
@@ -90,6 +97,7 @@ class Intake:
     unmatched: list[Unmatched]
     presets: dict[str, str]                  # source -> the preset its files were read with
     not_submitted: list[Student] = field(default_factory=list)  # on the roster, no file
+    notes: list[str] = field(default_factory=list)  # one line each, worth the instructor's eye
 
     @property
     def notebooks(self) -> int:
@@ -128,7 +136,7 @@ def collect(
     for source in sources:
         files, root, problems = _files_of(Path(source), Path(extract_to), unpacked)
         unmatched += problems
-        chosen = "pattern" if regex else preset if preset != "auto" else _detect(files, root)
+        chosen = "pattern" if regex else preset if preset != "auto" else _detect(files, root, catalog)
         presets[str(source)] = chosen
         matched, missed = _match(files, root, chosen, regex, catalog, str(source))
         found += matched
@@ -141,7 +149,25 @@ def collect(
     if not students:
         _remove_unpacked(Path(extract_to), unpacked, existed)
         raise NothingToGrade(_nothing_to_grade(sources, unmatched))
-    return Intake(students, unmatched, presets, people.unmatched() if people else [])
+    return Intake(students, unmatched, presets, people.unmatched() if people else [],
+                  notes=_mostly_set_aside(students, presets))
+
+
+def _mostly_set_aside(students: list[StudentWork], presets: dict[str, str]) -> list[str]:
+    """A line for each source most of whose notebooks were set aside as older attempts."""
+    notes = []
+    for source, preset in presets.items():
+        kept = sum(s.source == source for w in students for s in w.submissions)
+        old = sum(s.source == source for w in students for s in w.superseded)
+        if old <= kept:
+            continue
+        owners = sum(any(s.source == source for s in w.superseded) for w in students)
+        instead = ("--preset flat (one student per file)" if preset != "flat" else
+                   "--pattern '(?P<student>[^/]+)\\.ipynb$' (the whole file name is the student)")
+        notes.append(f"{source}: {old} of {old + kept} notebooks were set aside as older attempts of "
+                     f"{owners} student{'s' * (owners != 1)} (read as {preset}); if each file is a "
+                     f"different student, grade it with {instead}")
+    return notes
 
 
 def _nothing_to_grade(sources: list[Path], unmatched: list[Unmatched]) -> str:
@@ -302,14 +328,31 @@ def _zip_time(info: zipfile.ZipInfo) -> float | None:
 
 # --- whose file is it ----------------------------------------------------------------------------
 
-def _detect(files: list[Path], root: Path) -> str:
+def _detect(files: list[Path], root: Path, catalog=None) -> str:
     names = [f.name for f in files]
     parts = {part for f in files for part in f.relative_to(root).parts}
     if any(MOODLE_PREFIX.match(p) for p in parts):
         return "moodle"
     if any(CANVAS_NAME.match(n) and n.lower().endswith(".ipynb") for n in names):
         return "canvas"
+    notebooks = [f for f in files if f.name.lower().endswith(".ipynb") and not f.name.startswith(".")]
+    if notebooks and all(f.parent == root for f in notebooks) and not _one_students_work(notebooks, catalog):
+        return "flat"
     return "folders"
+
+
+def _one_students_work(notebooks: list[Path], catalog) -> bool:
+    """Notebooks named after the assignments, one name per assignment (attempts aside): a
+    student's own folder (``alice/Initialization.ipynb``, ``Optimization_methods (1).ipynb``)."""
+    if catalog is None:
+        return False
+    names: dict[str, set[str]] = {}
+    for path in notebooks:
+        guess = catalog.guess_from_name(path.name)
+        if guess is None:
+            return False
+        names.setdefault(guess.slug, set()).add(_attempt(path.name, "flat")[0])
+    return all(len(own) == 1 for own in names.values())
 
 
 def _match(files: list[Path], root: Path, preset: str, regex: re.Pattern | None, catalog,
@@ -367,6 +410,9 @@ def _fields(path: Path, relative: str, preset: str, regex: re.Pattern | None) ->
                 return {"student": m["student"], "id": m["id"], "assignment": None, "attempt": 0,
                         "late": False, "file": own or path.name}, ""
         return None, "path has no Moodle 'Full Name_id_assignsubmission_file_' part"
+    if preset == "flat":
+        return {"student": _without_attempt(path.stem, preset)[0], "id": "", "assignment": None, "attempt": 0,
+                "late": False, "file": path.name}, ""
     return {"student": path.parent.name, "id": "", "assignment": None, "attempt": 0, "late": False,
             "file": path.name}, ""
 
@@ -374,15 +420,22 @@ def _fields(path: Path, relative: str, preset: str, regex: re.Pattern | None) ->
 def _attempt(file_name: str, preset: str) -> tuple[str, int]:
     """The student's file name without a later attempt's suffix, and the attempt number.
 
-    'Lab-2.ipynb' (Canvas) -> ('lab.ipynb', 2); 'Lab (1).ipynb' (a browser's copy) -> ('lab.ipynb', 1).
+    'Lab-2.ipynb' (Canvas, or a flat folder) -> ('lab.ipynb', 2); 'Lab (1).ipynb' (a browser's
+    copy) -> ('lab.ipynb', 1).
     """
     path = PurePosixPath(file_name)
-    stem, attempt = path.stem, 0
-    for rule in ((CANVAS_ATTEMPT, COPY_SUFFIX) if preset == "canvas" else (COPY_SUFFIX,)):
+    stem, attempt = _without_attempt(path.stem, preset)
+    return (stem + path.suffix).lower(), attempt
+
+
+def _without_attempt(stem: str, preset: str) -> tuple[str, int]:
+    """'Lab-2' -> ('Lab', 2) where the preset's LMS numbers attempts so; 'Lab (1)' -> ('Lab', 1)."""
+    attempt = 0
+    for rule in ((CANVAS_ATTEMPT, COPY_SUFFIX) if preset in ("canvas", "flat") else (COPY_SUFFIX,)):
         m = rule.match(stem)
         if m:
             stem, attempt = m["base"], max(attempt, int(m["attempt"]))
-    return (stem + path.suffix).lower(), attempt
+    return stem, attempt
 
 
 def _assignment_of(fields: dict, catalog) -> tuple[str | None, str]:
@@ -441,15 +494,17 @@ def _group(found: list[tuple[Student, Submission]], people: "Roster | None") -> 
         work = by_key.setdefault(who.key, StudentWork(who))
         work.submissions.append(sub)
     for work in by_key.values():
-        latest: dict[str, Submission] = {}
+        slots: dict[str, list[Submission]] = {}
         for sub in sorted(work.submissions, key=_age):
             # Unknown assignment: attempts share a file name within one source (an LMS
             # download is one assignment, so equal names in two downloads are two assignments).
-            slot = sub.assignment or f"{sub.source}\0{sub.own_name}"
-            if slot in latest:
-                work.superseded.append(latest[slot])
-            latest[slot] = sub
-        work.submissions = sorted(latest.values(), key=lambda s: (s.assignment or "~", s.name))
+            slots.setdefault(sub.assignment or f"{sub.source}\0{sub.own_name}", []).append(sub)
+        latest = []
+        for attempts in slots.values():
+            numbered = [replace(s, number=n, of=len(attempts)) for n, s in enumerate(attempts, start=1)]
+            latest.append(numbered[-1])
+            work.superseded += [replace(s, replaced_by=numbered[-1].name) for s in numbered[:-1]]
+        work.submissions = sorted(latest, key=lambda s: (s.assignment or "~", s.name))
     return sorted(by_key.values(), key=lambda w: (w.student.display_name.casefold(), w.student.key))
 
 
