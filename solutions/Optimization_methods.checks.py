@@ -423,19 +423,21 @@ ASSIGNMENT = Assignment(
         # update_parameters_with_adam: 10 points
         Check("adam_two_layers_t2", "update_parameters_with_adam", points=4,
               inputs="nn_test_cases:adam_case", twin=_twin_of(_cases.adam_case, 205),
-              returns=("parameters", "v", "s"), **UPDATE,
+              returns=("parameters", "v", "s"), project="nn_test_cases:adam_step", **UPDATE,
               description="The public example (t = 2, zero averages, default hyperparameters); "
                           "beta1 in the correction of s, no bias correction, epsilon inside the "
                           "root (W2[2, 1] = -1.09245036 instead of -1.09244991).",
               hints=ADAM_HINTS),
         Check("adam_three_layers_t7", "update_parameters_with_adam", points=3, hidden=True,
-              inputs=_adam_three_layers_t7, returns=("parameters", "v", "s"), **UPDATE,
+              inputs=_adam_three_layers_t7, returns=("parameters", "v", "s"),
+              project="nn_test_cases:adam_step", **UPDATE,
               description="L = 3, non-zero v and s, t = 7, epsilon 1e-4: the averages must carry "
                           "their old values over; epsilon inside the root; s corrected with beta1; "
                           "a missing correction.",
               hints=ADAM_HINTS),
         Check("adam_four_layers_t50", "update_parameters_with_adam", points=3, hidden=True,
-              inputs=_adam_four_layers_t50, returns=("parameters", "v", "s"), **UPDATE,
+              inputs=_adam_four_layers_t50, returns=("parameters", "v", "s"),
+              project="nn_test_cases:adam_step", **UPDATE,
               description="L = 4, t = 50, beta1 0.8, beta2 0.99, epsilon 1e-6: hyperparameters "
                           "hard-coded to their defaults; the correction of s, which still matters "
                           "at t = 50 (1 - 0.99 ** 50 = 0.39).",

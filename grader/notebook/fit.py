@@ -2,7 +2,8 @@
 
 The original course's revised edition counts some loops differently from our scaffold
 (``for l in range(1, L + 1)`` with keys ``str(l)`` where we write ``range(L)`` and
-``str(l + 1)``) and names aliases outside its regions (``inc = mini_batch_size``).
+``str(l + 1)``), names aliases outside its regions (``inc = mini_batch_size``) and binds
+some scaffold names under other names (``grad_approx`` where ours has ``gradapprox``).
 A region written there is honest work that would break in our scaffold; these helpers
 find what it needs. They read the student's text outside the regions only to learn
 those things, never to run it. Only ``build`` uses them.
@@ -10,9 +11,13 @@ those things, never to run it. Only ``build`` uses them.
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 
-from grader.notebook.regions import Extraction, FunctionSpan, Region, function_source, indent_of, is_code, strip_comment
+from grader.notebook.regions import (
+    Extraction, FunctionSpan, Region, dedent_block, function_source, indent_of, is_code, strip_comment,
+)
 
 FOR_RANGE = re.compile(r"^\s*for\s+([A-Za-z_]\w*)\s+in\s+range\((.*)\)\s*:\s*$")
 ALIAS = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*([A-Za-z_]\w*)\s*$")
@@ -124,28 +129,135 @@ def names_bound(function_text: str) -> set[str]:
     return bound
 
 
+# How a statement outside the regions binds a name: ("parameter", "", position),
+# ("=", value's source, item) or ("for", iterable's source, item); item -1 for a plain name.
+How = tuple[str, str, int]
+
+
+def bindings_outside(lines: list[str], span: FunctionSpan, regions: tuple[Region, ...]) -> list[tuple[How, str]]:
+    """Names the function binds outside its regions, each with how, in the order they appear.
+
+    Empty when the code around the regions does not parse.
+    """
+    try:
+        tree = ast.parse(_outside_regions(lines, span, regions))
+    except SyntaxError:
+        return []
+    function = tree.body[0] if tree.body else None
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    found: list[tuple[How, str]] = [(("parameter", "", k), a.arg)
+                                    for k, a in enumerate([*function.args.posonlyargs, *function.args.args])]
+    statements = sorted((n for n in ast.walk(function) if isinstance(n, (ast.Assign, ast.For))),
+                        key=lambda n: (n.lineno, n.col_offset))
+    for node in statements:
+        if isinstance(node, ast.Assign):
+            kind, source, targets = "=", ast.unparse(node.value), node.targets
+        else:
+            kind, source, targets = "for", ast.unparse(node.iter), [node.target]
+        for target in targets:
+            if isinstance(target, ast.Name):
+                found.append(((kind, source, -1), target.id))
+            elif isinstance(target, (ast.Tuple, ast.List)):
+                found += [((kind, source, k), e.id) for k, e in enumerate(target.elts) if isinstance(e, ast.Name)]
+    return found
+
+
+def _outside_regions(lines: list[str], span: FunctionSpan, regions: tuple[Region, ...]) -> str:
+    """The function's source with every region's body replaced by ``pass``, so that it parses."""
+    out = []
+    for i in range(span.start, span.stop):
+        region = next((r for r in regions if r.start <= i < r.end), None)
+        if region is None:
+            out.append(lines[i])
+        elif i == region.start:
+            out += [lines[i], " " * body_indent(lines, region) + "pass"]
+    return dedent_block(out)
+
+
+def counterparts(mine: list[tuple[How, str]], ours: list[tuple[How, str]], my_names: set[str],
+                 our_names: set[str]) -> dict[str, str]:
+    """{the student's name: ours} for names their scaffold binds the way ours binds another.
+
+    ``grad_approx = np.zeros((num_parameters, 1))`` against our ``gradapprox = np.zeros(...)``
+    gives ``{"grad_approx": "gradapprox"}``. Statements bound the same way are paired in
+    order, only among names one side lacks, and only when both sides have as many.
+    """
+    renames: dict[str, str] = {}
+    for how in dict.fromkeys(h for h, _ in mine):
+        theirs = list(dict.fromkeys(n for h, n in mine if h == how and n not in our_names))
+        matching = list(dict.fromkeys(n for h, n in ours if h == how and n not in my_names))
+        if theirs and len(theirs) == len(matching):
+            renames.update(zip(theirs, matching))
+    return renames
+
+
+def renamed(code: str, names: dict[str, str]) -> str:
+    """``code`` with each name in ``names`` replaced by its counterpart; attributes and
+    keyword arguments of the same spelling stay. Unchanged when it does not tokenize."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return code
+    significant = [t for t in tokens if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT,
+                                                      tokenize.INDENT, tokenize.DEDENT)]
+    edits, depth = [], 0
+    for i, tok in enumerate(significant):
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        if tok.type != tokenize.NAME or tok.string not in names:
+            continue
+        before = significant[i - 1].string if i else ""
+        after = significant[i + 1].string if i + 1 < len(significant) else ""
+        if before == "." or (depth > 0 and after == "="):
+            continue
+        edits.append(tok)
+    lines = code.split("\n")
+    for tok in reversed(edits):
+        row, col = tok.start
+        line = lines[row - 1]
+        lines[row - 1] = line[:col] + names[tok.string] + line[tok.end[1]:]
+    return "\n".join(lines)
+
+
 def fit_to_scaffold(
     name: str, scaffold_cell: str, base: Extraction, student_lines: list[str], mine: Extraction,
 ) -> tuple[list[str], list[str]]:
     """The student's region bodies, fitted to our scaffold where theirs was the original course's.
 
-    Two differences are bridged (see regions.py): a loop counting the same steps from
-    another start (the region runs with the loop variable as its own loop counted it), and
+    Three differences are bridged: a name the student's scaffold binds where ours binds
+    another the same way (``grad_approx`` for ``gradapprox``: the region is read with ours);
     a plain alias such as ``inc = mini_batch_size`` that the region uses but our scaffold
-    lacks (it is set at the region's start). Returns the bodies and a note for each fit.
+    lacks (it is set at the region's start); and a loop counting the same steps from another
+    start (the region runs with the loop variable as its own loop counted it). Returns the
+    bodies and a note for each fit.
     """
     assert base.span is not None and mine.span is not None
     our_lines = scaffold_cell.split("\n")
     ours = names_bound(function_source(scaffold_cell, base.span))
+    mentioned = {n for r in mine.regions for n in names_mentioned(r.body)}
+    theirs = bindings_outside(student_lines, mine.span, mine.regions)
+    paired = counterparts(theirs, bindings_outside(our_lines, base.span, base.regions),
+                          {n for _, n in theirs} | mentioned, ours)
+    renames = {student: our for student, our in paired.items() if student in mentioned}
     aliases = {alias: target for alias, target in aliases_outside(student_lines, mine.span, mine.regions).items()
-               if alias not in ours and target in ours}
+               if alias not in ours and target in ours and alias not in renames}
     bodies: list[str] = []
     loops: dict[tuple[str, str], list[str]] = {}
+    read_as: dict[tuple[str, str], list[str]] = {}
     borrowed: set[str] = set()
     for region, base_region in zip(mine.regions, base.regions):
         body = region.body
         if body.strip():
-            needed = [f"{alias} = {target}" for alias, target in aliases.items() if alias in names_mentioned(body)]
+            used = names_mentioned(body)
+            here = {n: o for n, o in renames.items() if n in used and o not in used}
+            if here:
+                body = renamed(body, here)
+                for pair in here.items():
+                    read_as.setdefault(pair, []).append(str(region.index))
+            needed = [f"{alias} = {target}" for alias, target in aliases.items() if alias in used]
             if needed:
                 body = "\n".join([*needed, body])
                 borrowed.update(needed)
@@ -156,13 +268,18 @@ def fit_to_scaffold(
                 body = shifted(body, loop_variable(written_for), shift)
                 loops.setdefault((written_for, runs_in), []).append(str(region.index))
         bodies.append(body)
-    notes = [f"{name}: {'regions' if len(indexes) > 1 else 'region'} {', '.join(indexes)} "
-             f"{'were' if len(indexes) > 1 else 'was'} written inside `{written_for}` and ran inside our "
-             f"`{runs_in}`, with `{loop_variable(written_for)}` counted as in its own loop."
-             for (written_for, runs_in), indexes in loops.items()]
+    notes = [f"{name}: `{student}`, which the notebook's own code around the regions binds where ours binds "
+             f"`{our}`, was read as `{our}` in {_regions(indexes)}."
+             for (student, our), indexes in read_as.items()]
+    notes += [f"{name}: {_regions(indexes)} {'were' if len(indexes) > 1 else 'was'} written inside "
+              f"`{written_for}` and ran inside our `{runs_in}`, with `{loop_variable(written_for)}` counted "
+              "as in its own loop."
+              for (written_for, runs_in), indexes in loops.items()]
     if borrowed:
         notes.append(f"{name}: `{'`, `'.join(sorted(borrowed))}` from the notebook's own code around the "
                      "regions was kept, because a region uses it.")
     return bodies, notes
 
 
+def _regions(indexes: list[str]) -> str:
+    return f"{'regions' if len(indexes) > 1 else 'region'} {', '.join(indexes)}"
