@@ -9,7 +9,10 @@ in one batch together with a correct submission. Re-run after changing a solutio
     .venv/bin/python tests/make_attacks.py
 
 Most attacks sit in the last region of gradient_check_n (12 of the 30 points), the
-last function graded, so an attack that stops the kernel costs nothing else. An attack
+last function graded, so an attack that stops the kernel costs nothing else. Attacks on
+the kernel itself (its messaging, the harness's result files, its time limit) sit in
+gradient_check's last region (9 points) instead, so that gradient_check_n, graded after
+it, shows that such an attack costs only the function it sits in. An attack
 that must not do real damage when a limit fails bounds itself (forks, bytes written,
 memory) and then returns a value saying it went unhindered, which fails the test.
 
@@ -52,6 +55,10 @@ def released_expected(check: str):
 PUBLIC_GCN = repr(released_expected(PUBLIC_GCN_CHECK))
 WRONG = "difference = -1.0  # the attack's own answer: wrong"
 WRONG_MESSAGE = f"result: is -1, expected {float(PUBLIC_GCN):.8f}"
+GC_POINTS = 9  # gradient_check, where the attacks on the kernel itself sit
+PUBLIC_GC_CHECK = "gradient_check_x2_theta4"
+WRONG_GC_MESSAGE = f"result: is -1, expected {float(released_expected(PUBLIC_GC_CHECK)):.8g}"
+KERNEL_CHANGED = "gradient_check changed the grader's kernel"
 
 # Bounds an attack keeps to when a limit fails to stop it (the test sets lower limits).
 FORK_CAP = 100
@@ -74,6 +81,9 @@ class Attack:
     defence: str = ""  # what makes it end well (docs/security.md lists them)
     limits: dict = field(default_factory=dict)  # limits of its own, over the batch's
     generated: bool = False  # too big to commit: written by the test into its batch
+    function: str = "gradient_check_n"  # the function the attack sits in (only it may lose points)
+    flag: str = ""  # text the result's flags must contain as well
+    in_gc: str | None = None  # new body of gradient_check's last region
 
 
 # ---- notebook transforms ------------------------------------------------------------
@@ -310,6 +320,66 @@ HARD_CODED_EDITS = {
     ("gradient_check_n", 4): f"difference = {PUBLIC_GCN}",
 }
 
+# ---- attacks on the kernel itself (in gradient_check's last region) --------------------
+
+BREAK_JSON = """import json
+json.dumps = lambda *args, **kwargs: "{}"  # every message of the kernel, every result file: "{}"
+json.dump = lambda obj, fh, *args, **kwargs: fh.write("{}")
+""" + WRONG
+
+BREAK_PICKLE = """import pickle
+def broken(*args, **kwargs):
+    raise RuntimeError("pickle is broken")
+pickle.dumps = pickle.loads = pickle.dump = pickle.load = broken
+pickle.Pickler = pickle.Unpickler = broken
+""" + WRONG
+
+SILENCE_ZMQ = """import zmq
+zmq.Socket.send = lambda *args, **kwargs: None  # the kernel would never answer again
+zmq.Socket.send_multipart = lambda *args, **kwargs: None
+""" + WRONG
+
+BREAK_OS_WRITE = """import os
+os.write = lambda fd, data: len(data)  # every low-level write pretends to succeed
+os.replace = os.rename = lambda *args, **kwargs: None
+""" + WRONG
+
+BREAK_STDOUT = """import sys
+class Broken:
+    def write(self, text):
+        raise OSError("stdout is broken")
+    def flush(self):
+        raise OSError("stdout is broken")
+sys.stdout = sys.stderr = Broken()
+""" + WRONG
+
+STOP_THREADS = """import threading
+threading.Thread.start = threading.Thread.run = lambda self: None
+threading.Lock = threading.RLock = threading.Event = None
+""" + WRONG
+
+CLOSE_FDS = """import os
+os.closerange(3, 4096)  # the kernel's sockets among them
+""" + WRONG
+
+FORGE_KERNEL_MESSAGES = """import itertools
+counter = itertools.count()
+kernel = get_ipython().kernel
+kernel.session.pack = lambda obj: b'{"forged": %d}' % next(counter)  # no header, no msg_id
+""" + WRONG
+
+IGNORE_CHECK_TIMEOUT = """import os, signal
+if not os.path.exists("looped-once"):  # the first check only, so that the batch stays short
+    open("looped-once", "w").close()
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)  # the harness's time limit per check, switched off
+    while True:
+        pass
+""" + WRONG
+
+KERNEL_DEFENCE = ("the harness binds what it uses before student code runs; after each check the guard puts "
+                  "back what the check replaced, and a fresh kernel runs every later check")
+AFTER_GC = POINTS - GC_POINTS
+
 AFTER_GCN = POINTS - GCN_POINTS
 
 ATTACKS = [
@@ -409,6 +479,36 @@ ATTACKS = [
     Attack("wrong_assignment", "the Initialization notebook handed in as Gradient Checking", 0,
            "this is a notebook of Initialization, not of Gradient Checking", look_in="result",
            raw=wrong_assignment, status="unrecognised", defence="assignments are recognised by their functions"),
+    # --- the kernel's own machinery: messaging, result files, its clock
+    Attack("break_json_dumps", "json.dumps and json.dump return \"{}\": the kernel's messages and the harness's "
+           "result files", AFTER_GC, WRONG_GC_MESSAGE, look_in=f"check:{PUBLIC_GC_CHECK}", in_gc=BREAK_JSON,
+           function="gradient_check", flag=KERNEL_CHANGED + " (json.dump, json.dumps)", defence=KERNEL_DEFENCE),
+    Attack("break_pickle", "every pickle function and class raises", AFTER_GC, WRONG_GC_MESSAGE,
+           look_in=f"check:{PUBLIC_GC_CHECK}", in_gc=BREAK_PICKLE, function="gradient_check",
+           flag=KERNEL_CHANGED + " (pickle.Pickler", defence=KERNEL_DEFENCE),
+    Attack("silence_zmq", "zmq's send and send_multipart do nothing: the kernel can no longer answer", AFTER_GC,
+           WRONG_GC_MESSAGE, look_in=f"check:{PUBLIC_GC_CHECK}", in_gc=SILENCE_ZMQ, function="gradient_check",
+           flag=KERNEL_CHANGED + " (zmq.Socket.send, zmq.Socket.send_multipart)", defence=KERNEL_DEFENCE),
+    Attack("break_os_write", "os.write, os.replace and os.rename pretend to succeed", AFTER_GC, WRONG_GC_MESSAGE,
+           look_in=f"check:{PUBLIC_GC_CHECK}", in_gc=BREAK_OS_WRITE, function="gradient_check",
+           flag=KERNEL_CHANGED + " (os.rename, os.replace, os.write)", defence=KERNEL_DEFENCE),
+    Attack("break_stdout", "sys.stdout and sys.stderr raise on every write (gradient_check_n prints too)",
+           AFTER_GC, "OSError: stdout is broken", look_in=f"check:{PUBLIC_GC_CHECK}", in_gc=BREAK_STDOUT,
+           function="gradient_check", flag=KERNEL_CHANGED + " (sys.stderr, sys.stdout)", defence=KERNEL_DEFENCE),
+    Attack("stop_threads", "threading's Thread.start and run do nothing; Lock, RLock and Event gone", AFTER_GC,
+           WRONG_GC_MESSAGE, look_in=f"check:{PUBLIC_GC_CHECK}", in_gc=STOP_THREADS, function="gradient_check",
+           flag=KERNEL_CHANGED + " (threading.Event", defence=KERNEL_DEFENCE),
+    Attack("close_file_descriptors", "every file descriptor from 3 up closed, the kernel's sockets among them",
+           AFTER_GC, "KernelDied", look_in=f"check:{PUBLIC_GC_CHECK}", in_gc=CLOSE_FDS, function="gradient_check",
+           defence="the kernel dies or its link fails; a fresh kernel carries on after the check"),
+    Attack("forge_kernel_messages", "the kernel's session packs every message as \"{}\" (KeyError: 'msg_id' "
+           "in the grader)", AFTER_GC, WRONG_GC_MESSAGE, look_in=f"check:{PUBLIC_GC_CHECK}",
+           in_gc=FORGE_KERNEL_MESSAGES, function="gradient_check",
+           defence="results travel in files; a kernel whose messages cannot be read is ended like a crashed one"),
+    Attack("ignore_check_timeout", "SIGALRM ignored, then an endless loop: the harness's time limit cannot fire",
+           AFTER_GC, "did not finish within 2 s", look_in=f"check:{PUBLIC_GC_CHECK}", in_gc=IGNORE_CHECK_TIMEOUT,
+           function="gradient_check",
+           defence="the grader's watch: a kernel that takes no step for two check times and 10 s is ended"),
     Attack("spoil_shared_files", "overwrite every file in the kernel's folders that a later student's "
            "kernel might read (inputs, support files); then the honest answer", POINTS, "", look_in="result",
            region=TAMPER_SHARED_FILES, defence="the next student's inputs are not writable by this one"),
@@ -428,6 +528,8 @@ def build(attack: Attack) -> bytes:
     edits = dict(attack.edits)
     if attack.region is not None:
         edits[("gradient_check_n", 4)] = attack.region
+    if attack.in_gc is not None:
+        edits[("gradient_check", 3)] = attack.in_gc
     _apply_edits(nb, edits)
     if attack.transform is not None:
         attack.transform(nb)
@@ -448,7 +550,8 @@ def big_notebook(size: int = 50 * 2 ** 20) -> bytes:
 def manifest() -> list[dict]:
     return [{"file": f"{a.name}.ipynb", "scenario": a.name, "why": a.why, "status": a.status,
              "score": a.score, "max_score": POINTS, "message": a.message, "look_in": a.look_in,
-             "defence": a.defence, "limits": a.limits, "generated": a.generated} for a in ATTACKS]
+             "defence": a.defence, "limits": a.limits, "generated": a.generated,
+             "function": a.function, "flag": a.flag} for a in ATTACKS]
 
 
 def main() -> None:

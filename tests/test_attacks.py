@@ -224,11 +224,16 @@ def test_attack_ends_with_its_grade_and_message(batch, attack):
         assert any(attack["message"] in t for t in texts), texts
     else:
         assert texts == [""] or not texts, texts
+    if attack["flag"]:
+        assert any(attack["flag"] in f for f in result["flags"]), result["flags"]
     if result["status"] != "graded":
         assert result["functions"] == [] and "\n" not in result["message"]
 
 
-CONFINED = [a for a in ATTACKS if a["look_in"] == f"check:{PUBLIC_GCN}" and a["score"] == 30 - 12]
+# What each function is worth: an attack that costs exactly that is confined to it.
+FUNCTION_POINTS = {GCN: 12, "gradient_check": 9}
+CONFINED = [a for a in ATTACKS if a["look_in"].startswith("check:")
+            and a["score"] == 30 - FUNCTION_POINTS.get(a["function"], 30)]
 
 
 @pytest.mark.parametrize("attack", CONFINED, ids=[a["scenario"] for a in CONFINED])
@@ -236,7 +241,7 @@ def test_an_attack_inside_one_function_costs_only_that_function(batch, attack):
     result = batch["results"][attack["scenario"]]
     for function in result["functions"]:
         statuses = {c["status"] for c in function["checks"]}
-        if function["name"] == GCN:
+        if function["name"] == attack["function"]:
             assert "passed" not in statuses
         else:
             assert statuses == {"passed"}, function["name"]
@@ -248,6 +253,8 @@ def test_the_batch_carried_on_and_correct_work_got_full_marks(batch):
         result = batch["results"][student]
         assert result["status"] == "graded"
         assert result["score"] == result["max_score"] == 30
+        assert not [f for f in result["flags"] if "changed the grader's kernel" in f], result["flags"]
+        assert not [n for n in result["notes"] if "restarted" in n], result["notes"]
 
 
 def test_nothing_secret_reached_any_result(batch):

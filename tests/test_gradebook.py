@@ -76,9 +76,10 @@ def test_unchanged_content_and_version_is_reused(book):
     assert book.reusable_result("ada", "h", None, True, versions.get) is None
 
 
-def test_crashed_results_are_never_reused(book):
+@pytest.mark.parametrize("status", ["crashed", "kernel_error"])
+def test_results_the_grader_failed_on_are_regraded_on_the_next_run(book, status):
     run = book.start_run({})
-    book.record_student(run, Student("ada"), [graded("p", "h", result("ada", "init", {}, status="crashed"))])
+    book.record_student(run, Student("ada"), [graded("p", "h", result("ada", "init", {}, status=status))])
     assert book.reusable_result("ada", "h", None, True, lambda slug: "v1") is None
 
 

@@ -102,7 +102,7 @@ def _notebook_result(catalog: Catalog, chosen: Assignment, student: str, source:
         status=NotebookStatus.KERNEL_ERROR if failed else NotebookStatus.GRADED,
         message=run.execution.kernel_error if failed else "",
         assignment=assignment_info(catalog, chosen), max_score=chosen.points, functions=functions,
-        notes=tuple(notes), flags=tuple(run.build.flags), timing=timing, containment=run.execution.containment,
+        notes=tuple(notes), flags=tuple(run.build.flags) + tuple(run.execution.flags), timing=timing, containment=run.execution.containment,
     )
 
 

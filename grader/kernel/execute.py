@@ -5,6 +5,9 @@ All of a student's jobs run in one kernel, one nbclient cell per job; inside the
 kernel the harness (``harness.py``) times each check on its own and writes what it
 returned to a file. If the kernel dies or a job overruns, a fresh kernel carries on
 after the check that was running; the check is marked as a crash or a timeout.
+A kernel whose link to the grader fails (a message nbclient cannot read, a protocol
+error, or silence: no step of the harness for longer than a check may take) is ended
+the same way, and so is a kernel that a check changed (the harness ends it itself).
 Only the checks still waiting when a notebook's time budget runs out are lost.
 """
 from __future__ import annotations
@@ -32,6 +35,12 @@ from grader.kernel.harness import kernel_setup_source, run_job_source
 TIMEOUT_ENAME = "GraderTimeout"
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 STARTUP_SECONDS = 60
+WATCH_SECONDS = 0.5  # how often the harness's progress is looked at while a job runs
+SILENCE_GRACE_SECONDS = 10.0  # beyond two check times without a step: the kernel is silent
+
+
+class KernelSilent(Exception):
+    """The harness took no step for longer than a check may take: the kernel's link is lost."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class Execution:
     restarts: int = 0
     output_chars: int = 0
     notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # functions that changed the kernel they ran in
     failed: bool = False  # no kernel could run this notebook: a fault of the grading machine
 
 
@@ -137,6 +147,7 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
     pending = list(range(len(jobs)))
     stopped_by: dict[int, str | None] = {i: None for i in pending}
     hidden = [h for h in options.hidden if h]
+    finished_at_restart: dict[int, int] = {}  # checks finished when each job's kernel was last replaced
     while pending:
         sandbox = Sandbox(workdir, limits.updated(contain=options.contain and limits.contain), hidden,
                           uid=kernel_uid(), fork=options.fork)
@@ -147,9 +158,11 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
         setup = kernel_setup_source()
         client = _Client(nb, km=km, timeout=STARTUP_SECONDS, allow_errors=True, record_timing=False,
                          startup_timeout=STARTUP_SECONDS)
+        kernel_started = False
         try:
             try:
                 async with client.async_setup_kernel():
+                    kernel_started = True
                     for i in pending:
                         results[i].containment = km.containment.to_dict()
                     while pending:
@@ -165,7 +178,7 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
                         client.timeout = max(1, math.ceil(budget))  # nbclient takes whole seconds
                         started = time.perf_counter()
                         try:
-                            await client.async_execute_cell(cell, i)
+                            await _execute_watched(client, cell, i, dirs[i] / "out", jobs[i].limits)
                         finally:
                             results[i].seconds += time.perf_counter() - started
                         error = _cell_error(cell)
@@ -174,17 +187,70 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
                         pending.pop(0)
             finally:
                 await _stop(km)
-        except CellTimeoutError:
-            stopped_by[pending[0]] = "timeout"
-            results[pending[0]].restarts += 1
+        except (CellTimeoutError, KernelSilent):
+            _carry_on(pending, dirs, results, stopped_by, finished_at_restart, "timeout")
         except DeadKernelError:
-            stopped_by[pending[0]] = "died"
-            results[pending[0]].restarts += 1
-        except Exception as exc:  # the kernel never started, or nbclient failed: say so, lose nothing
-            reason = f"the kernel failed: {type(exc).__name__}: {exc}"
+            _carry_on(pending, dirs, results, stopped_by, finished_at_restart, "died")
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if kernel_started:  # its link failed (a protocol error, an unreadable reply): as after a crash
+                _carry_on(pending, dirs, results, stopped_by, finished_at_restart, "died",
+                          f"the kernel's messages could not be read ({reason[:200]})")
+                continue
+            # The kernel never started: a fault of the grading machine. Say so, lose nothing.
             for i in pending:
-                results[i].kernel_error, results[i].failed = reason, True
+                results[i].kernel_error, results[i].failed = f"the kernel failed: {reason}", True
             return
+
+
+async def _execute_watched(client: NotebookClient, cell, index: int, out: Path, limits: Limits) -> None:
+    """Run one job's cell; raise ``KernelSilent`` when the harness stops taking steps."""
+    silence = 2 * limits.cell_seconds + SILENCE_GRACE_SECONDS
+    task = asyncio.ensure_future(client.async_execute_cell(cell, index))
+    last, since = _progress(out), time.monotonic()
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=WATCH_SECONDS)
+            if done:
+                task.result()
+                return
+            now = _progress(out)
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since > silence:
+                raise KernelSilent(f"no word from the kernel for {silence:g} s")
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _progress(out: Path) -> tuple[int, int]:
+    """What the harness has written so far: files in its output folder, and its last step."""
+    try:
+        return len(os.listdir(out)), (out / "step").stat().st_mtime_ns
+    except OSError:
+        return -1, 0
+
+
+def _carry_on(pending: list[int], dirs: list[Path], results: list[Execution], stopped_by: dict,
+              finished_at_restart: dict[int, int], how: str, why: str = "") -> None:
+    """After the running job's kernel was lost: a fresh one carries on, unless it would only fail again."""
+    i = pending[0]
+    out = dirs[i] / "out"
+    if why:
+        results[i].notes.append(why)
+    if (out / "done.json").exists():  # every check had finished; only the kernel's reply was lost
+        pending.pop(0)
+        return
+    finished = len(list(out.glob("*.npz")))
+    if finished_at_restart.get(i) == finished:  # the last fresh kernel failed before any check finished
+        results[i].kernel_error = "the kernel failed again before any check finished"
+        pending.pop(0)
+        return
+    finished_at_restart[i] = finished
+    stopped_by[i] = how
+    results[i].restarts += 1
 
 
 async def _stop(km) -> None:
@@ -222,8 +288,31 @@ def _collect_job(job: Job, job_dir: Path, result: Execution) -> None:
                             f"only the first {job.limits.output_bytes:,} were kept")
     if result.restarts:
         result.notes.append(f"the kernel was restarted {result.restarts} time(s) after a crash or timeout")
+    result.flags += _kernel_changes(out)
     for call in job.calls:
         result.outputs[call.check] = _collect(out / f"{call.check}.npz", result)
+
+
+def _kernel_changes(out: Path) -> list[str]:
+    """A flag per function whose code changed the kernel (reported by the harness's guard)."""
+    changes: dict[tuple[str, bool], set[str]] = {}
+    for path in sorted(out.glob("changed-*.json")):
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            functions, changed = [str(f) for f in report["functions"]], {str(c) for c in report["changed"]}
+        except (ValueError, OSError, KeyError, TypeError):  # the student can write there too: trust nothing
+            continue
+        during_check = not path.stem.startswith("changed-cell-")
+        for function in functions:
+            changes.setdefault((function, during_check), set()).update(changed)
+    flags = []
+    for (function, during_check), changed in changes.items():
+        names = sorted(changed)
+        what = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        after = ("graded on what it returned; a fresh kernel ran every later check" if during_check
+                 else "what it changed was put back before grading went on")
+        flags.append(f"{function} changed the grader's kernel ({what}): {after}")
+    return flags
 
 
 def _collect(path: Path, result: Execution) -> dict:

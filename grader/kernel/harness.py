@@ -1,20 +1,36 @@
 """The code that runs inside the student's kernel.
 
-This file must import nothing but the standard library, NumPy and the codec: its source
-is sent to the kernel as the first cell, after the codec's (see ``kernel_setup_source``),
-so the kernel has no need of the grader package (which it cannot see).
+This file must import nothing but the standard library, NumPy, the codec and the guard:
+its source is sent to the kernel as the first cell, after theirs (see
+``kernel_setup_source``), so the kernel has no need of the grader package (which it
+cannot see).
+
+Everything the harness calls is bound when it loads, before any student code runs, and
+after every step the guard (``guard.py``) checks that student code left the kernel as it
+was. When a check changed it, the harness puts back what it can, writes that check's
+result, and ends the kernel: a fresh one runs the remaining checks, as after a crash.
 """
+import builtins
 import json
+import linecache
 import os
 import re
+import signal
+import sys
 import time
 import traceback
 
 import numpy as np
 
 from grader.core.codec import decode, encode, write_npz  # in the kernel: the codec's own source
+from grader.kernel.guard import KernelGuard  # in the kernel: the guard's own source
 
 HARNESS_FILENAME = "<grader-harness>"
+# What the harness writes a check's result with, and how it ends a kernel: bound now.
+_json_dump, _json_load, _exists, _join, _replace, _exit = (json.dump, json.load, os.path.exists, os.path.join,
+                                                           os.replace, os._exit)
+_open, _seed, _setitimer, _signal, _getsignal = open, np.random.seed, signal.setitimer, signal.signal, signal.getsignal
+_perf_counter = time.perf_counter
 # Once a function has run out of time, each of its further checks gets at most this long.
 AFTER_TIMEOUT_SECONDS = 2.0
 
@@ -67,20 +83,16 @@ class KernelHarness:
     """
 
     def __init__(self):
+        self.guard = KernelGuard(globals())  # before any student code: the kernel as it should stay
         self.job_dirs = []
         self.timed_out = set()  # functions that ran out of time in the current job
         self.written = {}  # result file -> (stamp, what was written), to undo tampering
 
     def run_job(self, job_dir, stopped_by=None):
-        import builtins
-        import linecache
-        import signal
-        import sys
-
-        with open(os.path.join(job_dir, "job.json"), encoding="utf-8") as fh:
-            job = json.load(fh)
-        out_dir = os.path.join(job_dir, "out")
-        self._enter(job_dir, sys)
+        with _open(_join(job_dir, "job.json"), encoding="utf-8") as fh:
+            job = _json_load(fh)
+        out_dir = _join(job_dir, "out")
+        self._enter(job_dir)
         namespace = {"__name__": "__main__", "__builtins__": builtins}
         self.timed_out, self.written = set(), {}
         graded = {}
@@ -91,49 +103,65 @@ class KernelHarness:
         def on_alarm(signum, frame):
             raise CheckTimeout("no answer within %g s" % job["check_seconds"])
 
-        signal.signal(signal.SIGALRM, on_alarm)
-        clock = {"started": time.perf_counter()}
+        self.on_alarm = on_alarm
+        _signal(signal.SIGALRM, on_alarm)
+        self.guard.remember_job_state()
+        clock = {"started": _perf_counter()}
         try:
             shell = _ipython()
             for index, source in enumerate(job["cells"]):
+                _mark(out_dir, "cell-%d" % index)
                 name = "<cell %d>" % index
                 if shell is not None and ("%" in source or "!" in source):
                     source = shell.transform_cell(source)  # magics and shell escapes, as in a notebook
                 linecache.cache[name] = (len(source), None, source.splitlines(True), name)
-                signal.setitimer(signal.ITIMER_REAL, job["check_seconds"])
+                _setitimer(signal.ITIMER_REAL, job["check_seconds"])
                 try:
                     exec(compile(source, name, "exec"), namespace)
                 except BaseException as exc:  # a cell's error costs only the functions it defines
-                    _write_json(os.path.join(out_dir, "cell-%d.json" % index),
+                    _write_json(_join(out_dir, "cell-%d.json" % index),
                                 {"ename": type(exc).__name__, "evalue": str(exc)[:1000]})
                 finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+                    _setitimer(signal.ITIMER_REAL, 0)
+                # A student's definition line (markers deleted) ran here: a fresh kernel would run
+                # it again, so what it changed is put back and reported, and grading goes on.
+                self._guarded(out_dir, "cell-%d" % index, job["defines"].get(str(index), []))
                 # Graded as defined here: a later redefinition elsewhere changes nothing.
                 for function in job["defines"].get(str(index), []):
                     if callable(namespace.get(function)):
                         graded[function] = namespace[function]
-            clock["defined"] = time.perf_counter()
-            with np.load(os.path.join(job_dir, "inputs.npz"), allow_pickle=False) as data:
+            clock["defined"] = _perf_counter()
+            with np.load(_join(job_dir, "inputs.npz"), allow_pickle=False) as data:
                 calls = json.loads(str(data["skeleton"]))
                 for check in job["checks"]:
                     self._check(check, calls[check], data, graded, out_dir, job["check_seconds"], stopped_by)
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
         self._restore_outputs()
-        _write_json(os.path.join(out_dir, "done.json"), {
+        _write_json(_join(out_dir, "done.json"), {
             "output_chars": job.get("output_chars", 0) - budget[0],
             "define_seconds": clock["defined"] - clock["started"],
-            "check_seconds": time.perf_counter() - clock["defined"]})
+            "check_seconds": _perf_counter() - clock["defined"]})
+
+    def _guarded(self, out_dir, step, functions):
+        """Put back what the step changed; report it for ``functions``. True when it changed anything."""
+        changed = self.guard.changed()
+        if _getsignal(signal.SIGALRM) is not self.on_alarm:
+            changed.append("the SIGALRM handler")
+            _signal(signal.SIGALRM, self.on_alarm)
+        if not changed:
+            return False
+        self.guard.restore()
+        _write_json(_join(out_dir, "changed-%s.json" % step), {"functions": functions, "changed": changed})
+        return True
 
     def _check(self, check, spec, data, graded, out_dir, seconds, stopped_by):
-        import signal
-
-        out_path = os.path.join(out_dir, check + ".npz")
-        started = os.path.join(out_dir, check + ".started")
-        if os.path.exists(out_path):
+        out_path = _join(out_dir, check + ".npz")
+        started = _join(out_dir, check + ".started")
+        if _exists(out_path):
             return
-        if os.path.exists(started):  # the check that was running when the last kernel stopped
+        if _exists(started):  # the check that was running when the last kernel stopped
             timed_out = stopped_by == "timeout"
             if timed_out:
                 self.timed_out.add(spec["function"])
@@ -144,28 +172,31 @@ class KernelHarness:
                 "the kernel died during this check (a crash, os._exit, a kill or a limit)",
                 "traceback": []}, None), [])
             return
-        open(started, "w").close()
+        _open(started, "w").close()
         kwargs = decode(spec["kwargs"], data)  # a fresh copy for every call; only this check's arrays
         function = graded.get(spec["function"]) or _undefined(spec["function"])
         if spec["function"] in self.timed_out:  # it looped once: its other checks get a short leash
             seconds = min(seconds, AFTER_TIMEOUT_SECONDS)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        _setitimer(signal.ITIMER_REAL, seconds)
         try:
             # SystemExit and the like are errors; CheckTimeout (a KeyboardInterrupt) a timeout.
             out = invoke(function, kwargs, spec.get("seed"), spec.get("observe", []), catch=BaseException)
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _setitimer(signal.ITIMER_REAL, 0)
         if out["status"] == "timeout":
             self.timed_out.add(spec["function"])
         out_arrays = []
-        try:
+        try:  # the returned value's own methods are student code too: encoded before the guard looks
             skeleton_out = encode(out, out_arrays)
-        except Exception as exc:  # an output we cannot even describe
+        except BaseException as exc:  # an output we cannot even describe
             skeleton_out = encode({"status": "error", "ename": type(exc).__name__,
                                    "evalue": "the result could not be sent back: %s" % exc, "traceback": []}, None)
             out_arrays = []
+        changed = self._guarded(out_dir, check, [spec["function"]])
         write_npz(out_path, skeleton_out, out_arrays)
         self.written[out_path] = (_stamp(out_path), skeleton_out, out_arrays)
+        if changed:  # what it broke may not be put back (closed sockets, threads): a fresh kernel goes on
+            _exit(0)
 
     def _restore_outputs(self):
         """Rewrite any result file that code run after it changed (a student spoiling files)."""
@@ -173,7 +204,7 @@ class KernelHarness:
             if _stamp(path) != stamp:
                 write_npz(path, skeleton, arrays)
 
-    def _enter(self, job_dir, sys):
+    def _enter(self, job_dir):
         """Work in the job's folder; forget modules imported from another job's folder."""
         for name, module in list(sys.modules.items()):
             origin = getattr(module, "__file__", None) or ""
@@ -203,9 +234,15 @@ def _stamp(path):
 
 def _write_json(path, data):
     tmp = path + ".part"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
+    with _open(tmp, "w", encoding="utf-8") as fh:
+        _json_dump(data, fh)
+    _replace(tmp, path)
+
+
+def _mark(out_dir, step):
+    """Which step the harness is on, for the grader's watch on a silent kernel."""
+    with _open(_join(out_dir, "step"), "w") as fh:
+        fh.write(step)
 
 
 def _undefined(name):
@@ -219,7 +256,7 @@ def invoke(function, kwargs, seed=None, observe=(), catch=Exception):
     started = time.perf_counter()
     try:
         if seed is not None:
-            np.random.seed(seed)
+            _seed(seed)
         value = function(**kwargs)
         out = {"status": "ok", "value": value, "observed": {name: kwargs.get(name) for name in observe}}
     except catch as exc:
@@ -229,20 +266,23 @@ def invoke(function, kwargs, seed=None, observe=(), catch=Exception):
     return out
 
 
-CODEC_IMPORT = re.compile(r"^from grader\.core\.codec import .*$", re.M)
+# In the kernel, the codec's and the guard's sources come first: their imports become no-ops.
+OWN_IMPORTS = re.compile(r"^from grader\.(core\.codec|kernel\.guard) import .*$", re.M)
 
 
 def kernel_setup_source():
-    """The first cell of every kernel: the codec, then the harness, installed as ``__grader__``.
+    """The first cell of every kernel: the codec, the guard, then the harness, installed as ``__grader__``.
 
-    Both are compiled under one file name, so a student's traceback never shows them.
+    All are compiled under one file name, so a student's traceback never shows them.
     """
     from grader.core import codec
+    from grader.kernel import guard
 
-    with open(codec.__file__, encoding="utf-8") as fh:
-        source = fh.read()
-    with open(__file__, encoding="utf-8") as fh:
-        source += "\n" + CODEC_IMPORT.sub("pass", fh.read(), count=1)
+    parts = []
+    for module_file in (codec.__file__, guard.__file__, __file__):
+        with open(module_file, encoding="utf-8") as fh:
+            parts.append(OWN_IMPORTS.sub("pass", fh.read()))
+    source = "\n".join(parts)
     return (
         "__grader_ns__ = {'__name__': '__grader_harness__'}\n"
         f"exec(compile({source!r}, {HARNESS_FILENAME!r}, 'exec'), __grader_ns__)\n"
