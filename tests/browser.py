@@ -95,6 +95,10 @@ class Browser:
         page.goto(Path(path).resolve().as_uri(), wait_until="load")
         return visit
 
+    def new_page(self, *, width: int = 1200, height: int = 900):
+        """A fresh page in a context of its own, for a page served over HTTP (JupyterLab)."""
+        return self._browser.new_context(viewport={"width": width, "height": height}).new_page()
+
     @staticmethod
     def watch(visit: Visit) -> None:
         def console(message) -> None:

@@ -115,7 +115,7 @@ def check(function: str | Callable, *, folder: str | Path = ".", namespace: dict
         return CheckReport(function, [], problem="has no public checks; only the grader's hidden checks grade it")
     expected = catalog.expected(assignment)
     fn = fn if fn is not None else namespace.get(function)
-    results: list[dict] = []
+    results: list[CheckResult] = []
     for spec in public:
         if results and results[-1].status is CheckStatus.TIMEOUT:
             results.append(check_result(spec, CheckStatus.NOT_ATTEMPTED, 0.0, "not run: the check before it was interrupted"))
