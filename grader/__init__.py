@@ -1,12 +1,28 @@
 """Notebook autograder for the three 'improving deep neural networks' assignments.
 
-Library first: every CLI command is a function here or in a stage module.
-Heavy imports wait until a function needs them, so ``import grader`` stays cheap.
+Library first: every CLI command is a function here (``grade_class``, ``check_notebook``,
+``export``, ``release``), defined in ``grader.api``; ``grade`` grades one notebook and
+``check`` runs a function's public checks from inside a notebook. Heavy imports wait until a
+function needs them, so ``import grader`` stays cheap.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
-__all__ = ["check", "grade", "release", "__version__"]
+__all__ = ["check", "check_notebook", "export", "grade", "grade_class", "release", "__version__"]
+
+if TYPE_CHECKING:
+    from grader.api import check_notebook, export, grade_class, release
+    from grader.core.results import NotebookResult
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("grade_class", "check_notebook", "export", "release"):
+        from grader import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'grader' has no attribute {name!r}")
 
 
 def check(function, *, folder: str = ".", namespace: dict | None = None):
@@ -17,20 +33,11 @@ def check(function, *, folder: str = ".", namespace: dict | None = None):
     return run(function, folder=folder, namespace=namespace if namespace is not None else caller_namespace())
 
 
-def grade(path, *, solutions="solutions", **options):
-    """Grade one notebook with every check; returns the result dict (see docs/results.md)."""
+def grade(path, *, solutions="solutions", **options) -> NotebookResult:
+    """Grade one notebook with every check; returns its typed result (``.to_dict()``: the JSON)."""
     from pathlib import Path
 
     from grader.grading.catalog import Catalog
     from grader.grading.grade import grade_notebook
 
     return grade_notebook(Path(path), Catalog(Path(solutions)), **options)
-
-
-def release(solutions="solutions", out="assignments"):
-    """Build the students' folder from the instructor's."""
-    from pathlib import Path
-
-    from grader.grading.release import release as run
-
-    return run(Path(solutions), Path(out))

@@ -8,13 +8,20 @@ interrupted by Ctrl-C or SIGTERM, finished students kept.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
-from collections import defaultdict
 from pathlib import Path
+from typing import Any, Callable
 
-from grader.core.errors import EXIT_ASSIGNMENT, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from grader import api
+from grader.core.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, GraderError
 from grader.core.results import NotebookResult, NotebookStatus
+
+
+def default_of(function: Callable, name: str) -> Any:
+    """The default of ``function``'s keyword ``name``: the CLI's defaults are the library's."""
+    return inspect.signature(function).parameters[name].default
 
 
 def _summary_line(result: NotebookResult, student: str) -> str:
@@ -24,63 +31,32 @@ def _summary_line(result: NotebookResult, student: str) -> str:
     return f"{student:<16} {title:<32} {result.score:g} / {result.max_score:g}"
 
 
-def _write_reports(results: list[NotebookResult], out: Path) -> list[Path]:
-    from grader.core.files import safe_file_name
-    from grader.core.results import write_result
-    from grader.reports.render import write_student_report
-
-    by_student: dict[str, list[dict]] = defaultdict(list)
-    for result in results:
-        by_student[result.student].append(result.to_dict())
-        stem = Path(result.source["path"]).stem
-        write_result(result, out / safe_file_name(result.student) / f"{safe_file_name(stem)}.json")
-    return [write_student_report(rs, out, student=s) for s, rs in by_student.items()]
-
-
 def cmd_grade(args: argparse.Namespace) -> int:
-    from grader.grading.catalog import Catalog
-    from grader.classrun.batch import Settings, run_class
     from grader.classrun.progress import Progress, format_summary
-    from grader.classrun.intake import collect
 
-    if args.workers is not None and args.workers < 1:
-        print("error: --workers must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
-    if args.pattern and args.preset != "auto":
-        print(f"error: --pattern replaces the preset; leave out --preset {args.preset}", file=sys.stderr)
-        return EXIT_USAGE
-    catalog = Catalog(Path(args.solutions))
-    if catalog.mode != "instructor":
-        print(f"error: {args.solutions} holds no check specifications (*.checks.py)", file=sys.stderr)
-        return EXIT_USAGE
-    if args.assignment:
-        catalog.get(args.assignment)  # an unknown one is a usage error before anything runs
-    out = Path(args.out)
-    intake = collect([Path(p) for p in args.paths], preset=args.preset, pattern=args.pattern,
-                     roster=Path(args.roster) if args.roster else None, extract_to=out / "_submissions",
-                     catalog=catalog, student=args.student, assignment=args.assignment)
-    if args.verbose:
-        print(_intake_listing(intake))
-    if not args.quiet:
-        for note in intake.notes:
-            print(f"warning: {note}", file=sys.stderr)
     printer = _ResultPrinter(args.json, args.quiet, args.verbose)
-    settings = Settings(out=out, gradebook=Path(args.gradebook) if args.gradebook else out / "gradebook.sqlite",
-                        workers=args.workers, force=args.force, fallback=not args.no_fallback,
-                        limits=dict(args.limit or []), contain=not args.no_contain,
-                        options={k: v for k, v in vars(args).items() if k != "run"})
     try:
-        summary = run_class(intake, catalog, settings, on_result=printer,
-                            progress=None if args.quiet else Progress())
+        done = api.grade_class(
+            args.paths, solutions=args.solutions, out=args.out, gradebook=args.gradebook, preset=args.preset,
+            pattern=args.pattern, roster=args.roster, student=args.student, assignment=args.assignment,
+            workers=args.workers, force=args.force, fallback=not args.no_fallback, limits=dict(args.limit or []),
+            contain=not args.no_contain, cluster=args.cluster, on_result=printer,
+            progress=None if args.quiet else Progress())
     except KeyboardInterrupt:  # a second Ctrl-C while the first one was being handled
         printer.close()
         print("interrupted; students finished so far are in the gradebook", file=sys.stderr)
         return EXIT_INTERRUPTED
     printer.close()
+    summary = done.summary
+    if args.verbose:
+        print(_intake_listing(done.intake))
+    if not args.quiet:
+        for note in done.intake.notes:
+            print(f"warning: {note}", file=sys.stderr)
     if not args.json and not args.quiet:
-        print(format_summary(summary, out=out, gradebook=settings.gradebook))
+        print(format_summary(summary, out=Path(args.out), gradebook=done.gradebook))
     if summary.status == "interrupted":
-        print(f"interrupted: {summary.graded} notebooks graded in this run are kept in {settings.gradebook}; "
+        print(f"interrupted: {summary.graded} notebooks graded in this run are kept in {done.gradebook}; "
               "run the same command again to grade the rest", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if summary.failed or summary.unmatched_notebooks else EXIT_OK
@@ -122,46 +98,15 @@ def _intake_listing(intake) -> str:
     return "\n".join(lines)
 
 
-def _assignments_folder(notebook: Path, given: str | None) -> Path:
-    """The released folder to check against: the one given, the notebook's own,
-    ./assignments, else the copy inside the installed student package."""
-    from grader.grading.catalog import RELEASED_CHECKS_DIR
-    from grader.grading.studentkit import DISTRIBUTION, bundled_folder
-
-    if given:
-        return Path(given)
-    for folder in (notebook.parent, Path("assignments")):
-        if (folder / RELEASED_CHECKS_DIR).is_dir():
-            return folder
-    bundled = bundled_folder()
-    if bundled is None:
-        raise FileNotFoundError(
-            f"no public checks for {notebook.name}: neither its folder nor ./assignments has "
-            f"'{RELEASED_CHECKS_DIR}/', and the student package is not installed (pip install the "
-            f"{DISTRIBUTION}-….whl from the released assignments, or give --assignments FOLDER)")
-    return bundled
-
-
 def cmd_check(args: argparse.Namespace) -> int:
-    from grader.grading.catalog import Catalog
-    from grader.grading.grade import grade_notebook
-
-    notebook = Path(args.notebook)
-    if not notebook.is_file():
-        what = "is a folder; grader check takes one notebook" if notebook.is_dir() else "no such file"
-        print(f"error: nothing to grade: {notebook}: {what}", file=sys.stderr)
-        return EXIT_USAGE
-    catalog = Catalog(_assignments_folder(notebook, args.assignments))
-    result = grade_notebook(notebook, catalog, student=args.student)
-    report = _write_reports([result], Path(args.out))[0]
+    checked = api.check_notebook(args.notebook, assignments=args.assignments, student=args.student, out=args.out)
     if args.json:
-        json.dump(result.to_dict(), sys.stdout, indent=1, default=str)
+        json.dump(checked.result.to_dict(), sys.stdout, indent=1, default=str)
         print()
     else:
-        print(format_table(result))
-        print(f"report: {report}")
-    ok = result.status is NotebookStatus.GRADED and all(c.status.passed for c in result.checks)
-    return EXIT_OK if ok else EXIT_SOME_FAILED
+        print(format_table(checked.result))
+        print(f"report: {checked.report}")
+    return EXIT_OK if checked.passed else EXIT_SOME_FAILED
 
 
 def format_table(result: NotebookResult) -> str:
@@ -185,11 +130,28 @@ def format_table(result: NotebookResult) -> str:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from grader.grading.release import release
-
-    for path in release(Path(args.solutions), Path(args.out)):
+    for path in api.release(args.solutions, args.out):
         print(path)
     return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from grader.lms.export import parse_canvas_ids, write_export
+
+    made = api.export(
+        args.format, gradebook=args.gradebook, results=args.results,
+        assignments=[s.strip() for s in args.assignments.split(",") if s.strip()] if args.assignments else None,
+        missing=getattr(args, "missing", default_of(api.export, "missing")),
+        canvas_ids=parse_canvas_ids(getattr(args, "canvas_id", [])),
+        points_possible=not getattr(args, "no_points_possible", False),
+        identifier=getattr(args, "identifier", default_of(api.export, "identifier")),
+        feedback=getattr(args, "feedback", default_of(api.export, "feedback")))
+    write_export(made.text, args.out)
+    for warning in made.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.out != "-" and not args.quiet:
+        print(f"{made.rows} students, {made.assignments} assignments → {args.out}")
+    return EXIT_SOME_FAILED if made.left_out else EXIT_OK
 
 
 def _limit(text: str):
@@ -204,21 +166,39 @@ def _limit(text: str):
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description="Grade Jupyter assignments by their marked regions.")
     sub = p.add_subparsers(dest="command", required=True)
+    _grade_parser(sub)
+    _check_parser(sub)
+    r = sub.add_parser("release", help="build assignments/ from solutions/")
+    r.add_argument("--solutions", default=default_of(api.release, "solutions"),
+                   help="instructor folder (default: %(default)s)")
+    r.add_argument("--out", default=default_of(api.release, "out"),
+                   help="the students' folder to write (default: %(default)s)")
+    r.set_defaults(run=cmd_release)
+    _export_parser(sub)
+    from grader.lms import gradescope
 
+    gradescope.add_parser(sub)
+    return p
+
+
+def _grade_parser(sub) -> None:
+    grade = api.grade_class
     g = sub.add_parser("grade", help="instructors: every check, JSON and HTML per student, a gradebook",
                        description="Grade folders, notebooks or LMS zip downloads. Exit codes: 0 every notebook "
                                    "graded, 1 some could not be graded (or a notebook matched no student), "
                                    "2 usage error, 3 an assignment's own solution fails its checks, "
                                    "130 interrupted (finished students are kept).")
     g.add_argument("paths", nargs="+", help="notebooks, folders searched for files, or .zip downloads")
-    g.add_argument("--solutions", default="solutions", help="instructor folder (default: solutions)")
-    g.add_argument("--out", default="reports", help="where results and reports go (default: reports)")
-    g.add_argument("--preset", choices=("auto", "canvas", "moodle", "folders", "flat"), default="auto",
-                   help="how file names tell the student (default: auto, recognised per source)")
+    g.add_argument("--solutions", default=default_of(grade, "solutions"), help="instructor folder (default: %(default)s)")
+    g.add_argument("--out", default=default_of(grade, "out"), help="where results and reports go (default: %(default)s)")
+    g.add_argument("--preset", choices=api.PRESETS, default=default_of(grade, "preset"),
+                   help="how file names tell the student (default: %(default)s, recognised per source)")
     g.add_argument("--pattern", help="regular expression with named groups student (required), id, "
                                      "assignment, attempt, late; searched in each file's path in its source")
     g.add_argument("--roster", help="CSV with columns among name,lms_id,sis_id,sis_login,section,email,username")
     g.add_argument("--workers", type=int, help="students graded at once (default: one more than the CPU cores)")
+    g.add_argument("--cluster", metavar="ADDRESS",
+                   help="grade on a Dask cluster: a scheduler address, or local:N for N local worker processes")
     g.add_argument("--force", action="store_true", help="grade again even what the gradebook has graded")
     g.add_argument("--gradebook", help="SQLite gradebook (default: OUT/gradebook.sqlite)")
     g.add_argument("--assignment", help="grade as this assignment instead of recognising it")
@@ -237,41 +217,59 @@ def parser() -> argparse.ArgumentParser:
                           help="also list unmatched files, older attempts and unchanged results")
     g.set_defaults(run=cmd_grade)
 
+
+def _check_parser(sub) -> None:
     c = sub.add_parser("check", help="students: public checks on one notebook, no solutions needed")
-    c.add_argument("notebook")
+    c.add_argument("notebook", help="the notebook to check")
     c.add_argument("--assignments", help="released folder (default: the notebook's, else ./assignments, "
                                          "else the installed student package's)")
-    c.add_argument("--out", default="reports")
-    c.add_argument("--student", default=None)
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--out", default=default_of(api.check_notebook, "out"),
+                   help="where the result and report go (default: %(default)s)")
+    c.add_argument("--student", help="your name on the report (default: from the file's folder)")
+    c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.set_defaults(run=cmd_check)
 
-    r = sub.add_parser("release", help="build assignments/ from solutions/")
-    r.add_argument("--solutions", default="solutions")
-    r.add_argument("--out", default="assignments")
-    r.set_defaults(run=cmd_release)
 
-    from grader.lms import export, gradescope
-    export.add_parser(sub)
-    gradescope.add_parser(sub)
-    return p
+def _export_parser(sub) -> None:
+    from grader.lms.export import FORMATS, MISSING_CHOICES, MOODLE_IDENTIFIERS
+
+    export = sub.add_parser("export", help="grades for Canvas, Moodle, CSV or JSON Lines")
+    formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    for name, help_text in FORMATS.items():
+        p = formats.add_parser(name, help=help_text, description=help_text)
+        source = p.add_mutually_exclusive_group()
+        source.add_argument("--gradebook", default=default_of(api.export, "gradebook"),
+                            help="the gradebook grader grade wrote (default: %(default)s)")
+        source.add_argument("--results", metavar="DIR", help="read the result JSON files under DIR instead")
+        p.add_argument("--out", default="-", help="file to write (default: standard output)")
+        p.add_argument("--assignments", metavar="SLUG,...",
+                       help="which assignments, in this order (default: all, by title)")
+        if name != "jsonl":
+            p.add_argument("--missing", choices=MISSING_CHOICES, default=default_of(api.export, "missing"),
+                           help="cell of an assignment a student did not submit (default: %(default)s)")
+        if name == "canvas":
+            p.add_argument("--canvas-id", action="append", default=[], metavar="SLUG=ID",
+                           help="Canvas assignment id of an assignment (repeat per assignment)")
+            p.add_argument("--no-points-possible", action="store_true", help="leave out the Points Possible row")
+        if name == "moodle":
+            p.add_argument("--identifier", choices=tuple(MOODLE_IDENTIFIERS),
+                           default=default_of(api.export, "identifier"),
+                           help="column Moodle matches students by (default: %(default)s)")
+            p.add_argument("--feedback", choices=("combined", "per-assignment"),
+                           default=default_of(api.export, "feedback"),
+                           help="one feedback column, or one per assignment (default: %(default)s)")
+        p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors and warnings")
+        p.set_defaults(run=cmd_export)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse, call the library, and turn an error the user can fix into one line and its exit code."""
     args = parser().parse_args(argv)
-    from grader.grading.reference import ReferenceError
-
     try:
         return args.run(args)
-    except ReferenceError as exc:
+    except GraderError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ASSIGNMENT
-    except KeyError as exc:  # str() of a KeyError adds quotes
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from grader.core.errors import UsageError
 from grader.classrun.gradebook import Gradebook, Item
 from grader.classrun.intake import Intake, StudentWork
 from grader.classrun.pool import Pool, crashed_result
@@ -35,7 +36,7 @@ from grader.core.records import Student
 from grader.core.results import CheckStatus, NotebookResult, NotebookStatus
 
 
-class BatchError(ValueError):
+class BatchError(UsageError):
     """A run that cannot start (one line, for the user)."""
 
 

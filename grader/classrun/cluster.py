@@ -38,6 +38,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from grader.core.errors import UsageError
 from grader.classrun.pool import STOP_SIGNAL, Pool
 from grader.core.results import NotebookResult
 
@@ -49,7 +50,7 @@ SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", ".grader-cache"}
 CACHE_DIR = ".grader-cache"  # where a worker's catalog finds the shipped reference outputs
 
 
-class ClusterError(ValueError):
+class ClusterError(UsageError):
     """The cluster cannot be used or went away (one line, for the user)."""
 
 

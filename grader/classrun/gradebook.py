@@ -26,6 +26,7 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Iterable
 
+from grader.core.errors import UsageError
 from grader import __version__
 from grader.core.records import ClassRecord, Student
 from grader.core.results import NotebookResult, status_of
@@ -66,7 +67,7 @@ CREATE TABLE IF NOT EXISTS unmatched (
 """
 
 
-class GradebookError(ValueError):
+class GradebookError(UsageError):
     """The gradebook file cannot be used (one line, for the user)."""
 
 

@@ -35,6 +35,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+from grader.core.errors import UsageError
 from grader.core.records import Student
 
 PRESETS = ("auto", "canvas", "moodle", "folders", "flat")
@@ -104,7 +105,7 @@ class Intake:
         return sum(len(w.submissions) for w in self.students)
 
 
-class IntakeError(ValueError):
+class IntakeError(UsageError):
     """A source or option that cannot be used at all (one line, for the user)."""
 
 

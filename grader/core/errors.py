@@ -22,7 +22,14 @@ class UsageError(GraderError, ValueError):
     """The command line, a file it names, or an option's value is wrong."""
 
 
-class AssignmentError(GraderError):
+class UnknownName(UsageError, KeyError):
+    """A name the user gave (an assignment's slug, a function) that nothing here knows."""
+
+    def __str__(self) -> str:  # KeyError's own would add quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class AssignmentError(GraderError, ValueError):
     """The instructor's assignment is broken (a spec that does not load, a failing solution)."""
 
     exit_code = EXIT_ASSIGNMENT

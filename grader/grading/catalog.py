@@ -17,6 +17,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
+from grader.core.errors import AssignmentError, UnknownName, UsageError
 from grader import __version__
 from grader.core.codec import decode
 from grader.notebook.reader import code_cells, read_notebook
@@ -42,7 +43,7 @@ def load_spec(spec_path: Path) -> Assignment:
     module = load_module(spec_path)
     assignment = getattr(module, "ASSIGNMENT", None)
     if not isinstance(assignment, Assignment):
-        raise ValueError(f"{spec_path.name} does not define ASSIGNMENT = Assignment(...)")
+        raise AssignmentError(f"{spec_path.name} does not define ASSIGNMENT = Assignment(...)")
     return replace(assignment, folder=spec_path.parent)
 
 
@@ -93,7 +94,7 @@ class Catalog:
                 self.assignments.append(assignment)
                 self._released[assignment.slug] = (expected, version)
         if not self.assignments:
-            raise FileNotFoundError(
+            raise UsageError(
                 f"no assignments in {self.folder}: expected '*.checks.py' specs (solutions) "
                 f"or '{RELEASED_CHECKS_DIR}/*.json' (released assignments)"
             )
@@ -102,7 +103,7 @@ class Catalog:
         for a in self.assignments:
             if a.slug == slug or a.notebook == slug or Path(a.notebook).stem == slug:
                 return a
-        raise KeyError(f"no assignment {slug!r}; known: {', '.join(a.slug for a in self.assignments)}")
+        raise UnknownName(f"no assignment {slug!r}; known: {', '.join(a.slug for a in self.assignments)}")
 
     def version(self, assignment: Assignment) -> str:
         if assignment.slug in self._released:

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
+from grader.core.errors import AssignmentError
 from grader.checks.spec import Expected
 from grader.core.codec import decode, encode, read_npz, write_npz
 from grader.grading.pipeline import observed_output, run_checks
 from grader.checks.spec import Assignment
 
 
-class ReferenceError(RuntimeError):
+class ReferenceError(AssignmentError):
     """The solution itself fails a check: the assignment, not a student, needs fixing."""
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader.core.errors import UsageError
 from grader.grading.catalog import RELEASED_CHECKS_DIR, Catalog
 from grader.notebook.build import splice
 from grader.core.codec import encode
@@ -29,7 +30,7 @@ from grader.notebook.checkcells import check_cell, install_cell
 def release(solutions: Path, out: Path, *, cache_dir: Path | None = None) -> list[Path]:
     catalog = Catalog(solutions, cache_dir=cache_dir)
     if catalog.mode != "instructor":
-        raise ValueError(f"{solutions} holds no '*.checks.py' specs: nothing to release")
+        raise UsageError(f"{solutions} holds no '*.checks.py' specs: nothing to release")
     out.mkdir(parents=True, exist_ok=True)
     (out / RELEASED_CHECKS_DIR).mkdir(exist_ok=True)
     version = package_version([catalog.version(a) for a in catalog.assignments])

@@ -7,7 +7,6 @@ how each file is imported.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -15,6 +14,7 @@ import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from grader.core.errors import UsageError
 from grader.core.records import ClassRecord, Student
 from grader.core.results import SCHEMA, NotebookStatus, status_of
 
@@ -47,6 +47,7 @@ class Export:
     rows: int  # students written
     warnings: list[str] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)  # students the file could not hold
+    assignments: int = 0  # columns of assignments written
 
 
 # --- shared pieces -------------------------------------------------------------------------
@@ -69,7 +70,7 @@ def assignment_columns(records: list[ClassRecord], wanted: list[str] | None = No
         return sorted(found.values(), key=lambda c: (c.title.casefold(), c.slug))
     unknown = [slug for slug in wanted if slug not in found]
     if unknown:
-        raise ValueError(f"no results for assignment {unknown[0]!r}; the results hold: {', '.join(sorted(found))}")
+        raise UsageError(f"no results for assignment {unknown[0]!r}; the results hold: {', '.join(sorted(found))}")
     return [found[slug] for slug in wanted]
 
 
@@ -145,7 +146,7 @@ def moodle_csv(records: list[ClassRecord], columns: list[Column], *, identifier:
     (one column after each grade column, to map to that grade item's feedback).
     """
     if identifier not in MOODLE_IDENTIFIERS:
-        raise ValueError(f"unknown Moodle identifier {identifier!r}; choose one of {', '.join(MOODLE_IDENTIFIERS)}")
+        raise UsageError(f"unknown Moodle identifier {identifier!r}; choose one of {', '.join(MOODLE_IDENTIFIERS)}")
     title, attribute = MOODLE_IDENTIFIERS[identifier]
     header = [title, "Full name"]
     for c in columns:
@@ -248,7 +249,7 @@ def records_from_results(folder: Path) -> tuple[list[ClassRecord], list[str]]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"no results folder {folder}")
+        raise UsageError(f"no results folder {folder}")
     latest: dict[tuple[str, str], tuple[float, dict]] = {}
     warnings = []
     for path in sorted(folder.rglob("*.json")):
@@ -279,19 +280,19 @@ def records_from_results(folder: Path) -> tuple[list[ClassRecord], list[str]]:
 def records_from_gradebook(path: Path) -> list[ClassRecord]:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise UsageError(
             f"no gradebook at {path}: grade first (grader grade ... --out {path.parent}), "
             "or pass --gradebook PATH or --results DIR")
     try:
         from grader.classrun.gradebook import Gradebook
     except ImportError:
-        raise ValueError("this installation cannot read gradebooks yet; pass --results DIR "
+        raise UsageError("this installation cannot read gradebooks yet; pass --results DIR "
                          "(the folder grader grade --out wrote)") from None
     with Gradebook(path, create=False) as book:
         return book.class_records()
 
 
-# --- command line ------------------------------------------------------------------------------
+# --- writing ---------------------------------------------------------------------------------
 
 FORMATS = {
     "canvas": "Canvas gradebook import CSV",
@@ -301,97 +302,28 @@ FORMATS = {
 }
 
 
-def add_parser(sub) -> None:
-    """``grader export FORMAT``: registered by cli.py."""
-    export = sub.add_parser("export", help="grades for Canvas, Moodle, CSV or JSON Lines")
-    formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
-    for name, help_text in FORMATS.items():
-        p = formats.add_parser(name, help=help_text, description=help_text)
-        source = p.add_mutually_exclusive_group()
-        source.add_argument("--gradebook", default="reports/gradebook.sqlite",
-                            help="the gradebook grader grade wrote (default: reports/gradebook.sqlite)")
-        source.add_argument("--results", metavar="DIR", help="read the result JSON files under DIR instead")
-        p.add_argument("--out", default="-", help="file to write (default: standard output)")
-        p.add_argument("--assignments", metavar="SLUG,...",
-                       help="which assignments, in this order (default: all, by title)")
-        if name != "jsonl":
-            p.add_argument("--missing", choices=MISSING_CHOICES, default="blank",
-                           help="cell of an assignment a student did not submit (default: blank)")
-        if name == "canvas":
-            p.add_argument("--canvas-id", action="append", default=[], metavar="SLUG=ID",
-                           help="Canvas assignment id of an assignment (repeat per assignment)")
-            p.add_argument("--no-points-possible", action="store_true", help="leave out the Points Possible row")
-        if name == "moodle":
-            p.add_argument("--identifier", choices=tuple(MOODLE_IDENTIFIERS), default="email",
-                           help="column Moodle matches students by (default: email)")
-            p.add_argument("--feedback", choices=("combined", "per-assignment"), default="combined",
-                           help="one feedback column, or one per assignment (default: combined)")
-        p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors and warnings")
-        p.set_defaults(run=cmd_export)
-
-
 def parse_canvas_ids(pairs: list[str]) -> dict[str, str]:
     ids = {}
     for pair in pairs:
         slug, sep, assignment_id = pair.partition("=")
         if not sep or not slug.strip():
-            raise ValueError(f"--canvas-id {pair!r}: write it as SLUG=ID, e.g. initialization=1234")
+            raise UsageError(f"--canvas-id {pair!r}: write it as SLUG=ID, e.g. initialization=1234")
         if not assignment_id.strip().isdigit():
-            raise ValueError(f"--canvas-id {pair!r}: a Canvas assignment id is a number (the last part of "
+            raise UsageError(f"--canvas-id {pair!r}: a Canvas assignment id is a number (the last part of "
                              "the assignment's address in Canvas)")
         ids[slug.strip()] = assignment_id.strip()
     return ids
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from grader.core.errors import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
-
-    if args.results:
-        records, warnings = records_from_results(Path(args.results))
-        where = args.results
-    else:
-        records, warnings = records_from_gradebook(Path(args.gradebook)), []
-        where = args.gradebook
-    if not records:
-        print(f"error: no graded submissions in {where}", file=sys.stderr)
-        return EXIT_USAGE
-    wanted = [s.strip() for s in args.assignments.split(",") if s.strip()] if args.assignments else None
-    columns = assignment_columns(records, wanted)
-    missing = getattr(args, "missing", "blank")
-    if args.format == "canvas":
-        ids = parse_canvas_ids(args.canvas_id)
-        unknown = sorted(set(ids) - {c.slug for c in columns})
-        if unknown:
-            raise ValueError(f"--canvas-id names {unknown[0]!r}, which is not among the exported assignments: "
-                             f"{', '.join(c.slug for c in columns)}")
-        export = canvas_csv(records, columns, canvas_ids=ids, points_possible=not args.no_points_possible,
-                            missing=missing)
-    elif args.format == "moodle":
-        export = moodle_csv(records, columns, identifier=args.identifier, feedback=args.feedback, missing=missing)
-        if not export.rows:
-            print(f"error: no student's {MOODLE_IDENTIFIERS[args.identifier][0].lower()} is known; "
-                  "choose another --identifier", file=sys.stderr)
-            return EXIT_USAGE
-    elif args.format == "csv":
-        export = plain_csv(records, columns, missing=missing)
-    else:
-        export = jsonl(records, columns)
-    _write(export.text, args.out)
-    for warning in warnings + export.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    if args.out != "-" and not args.quiet:
-        print(f"{export.rows} students, {len(columns)} assignments → {args.out}")
-    return EXIT_SOME_FAILED if export.left_out else EXIT_OK
-
-
-def _write(text: str, out: str) -> None:
+def write_export(text: str, out: str) -> None:
+    """The export's text to ``out`` (a file, written atomically, or ``-`` for standard output)."""
     if out == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     path = Path(out)
     if path.is_dir():
-        raise ValueError(f"--out {out} is a folder; give a file name")
+        raise UsageError(f"--out {out} is a folder; give a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "w", encoding="utf-8", newline="") as handle:  # csv already wrote \r\n line ends

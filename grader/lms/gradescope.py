@@ -18,6 +18,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from grader.core.errors import UsageError
 from grader.core.results import status_of
 
 DEFAULT_ROOT = "/autograder"
@@ -114,7 +115,7 @@ def grade_submission(submission: Path, solutions: Path) -> dict:
     started = time.monotonic()
     catalog = Catalog(solutions)
     if catalog.mode != "instructor":
-        raise FileNotFoundError(f"{solutions} holds no check specifications (*.checks.py)")
+        raise UsageError(f"{solutions} holds no check specifications (*.checks.py)")
     chosen, unknown, notes = _pick(submitted_notebooks(submission) if submission.is_dir() else [], catalog)
     results = [grade_notebook(path, catalog, assignment=slug, student="submission").to_dict()
                for slug, path in chosen.items()]
@@ -238,7 +239,7 @@ def package(solutions: Path, out: Path, *, assignment: str | None = None, warm: 
     solutions = Path(solutions)
     catalog = Catalog(solutions)
     if catalog.mode != "instructor":
-        raise ValueError(f"{solutions} holds no check specifications (*.checks.py)")
+        raise UsageError(f"{solutions} holds no check specifications (*.checks.py)")
     chosen = [catalog.get(assignment)] if assignment else catalog.assignments
     entries: dict[str, bytes] = {"setup.sh": SETUP_SH.encode(), "run_autograder": RUN_AUTOGRADER.encode(),
                                  "nbautograde/pyproject.toml": _pyproject().encode()}

@@ -1,0 +1,188 @@
+"""The library: every command of the CLI as a typed keyword function.
+
+``grader.cli`` only parses arguments and calls these; its defaults are read from their
+signatures (``cli.default_of``), so the two cannot drift. Errors a user can fix are raised
+as ``grader.core.errors.GraderError`` subclasses with a one-line message; anything else is
+a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader.classrun.intake import PRESETS
+from grader.core.errors import UsageError
+from grader.core.results import NotebookResult
+
+__all__ = ["PRESETS", "CheckedNotebook", "ClassGrades", "check_notebook", "export", "grade_class", "release"]
+
+if TYPE_CHECKING:  # heavy modules load when a function runs, so `import grader` stays cheap
+    from grader.classrun.batch import Summary
+    from grader.classrun.intake import Intake
+    from grader.classrun.progress import Progress
+    from grader.core.records import Student
+    from grader.lms.export import Export
+
+EXPORT_FORMATS = ("canvas", "moodle", "csv", "jsonl")
+
+
+@dataclass(frozen=True)
+class ClassGrades:
+    """What ``grade_class`` did: the run's summary, what intake found, where the gradebook is."""
+
+    summary: Summary
+    intake: Intake
+    gradebook: Path
+
+
+@dataclass(frozen=True)
+class CheckedNotebook:
+    result: NotebookResult
+    report: Path
+
+    @property
+    def passed(self) -> bool:
+        """Graded, and every check that ran passed."""
+        from grader.core.results import NotebookStatus
+
+        return self.result.status is NotebookStatus.GRADED and all(c.status.passed for c in self.result.checks)
+
+
+def grade_class(
+    paths: Sequence[str | Path], *, solutions: str | Path = "solutions", out: str | Path = "reports",
+    gradebook: str | Path | None = None, preset: str = "auto", pattern: str | None = None,
+    roster: str | Path | None = None, student: str | None = None, assignment: str | None = None,
+    workers: int | None = None, force: bool = False, fallback: bool = True, limits: dict | None = None,
+    contain: bool = True, cluster: str | None = None,
+    on_result: Callable[[Student, NotebookResult, bool], None] | None = None, progress: Progress | None = None,
+) -> ClassGrades:
+    """Grade every submission under ``paths`` (folders, notebooks, LMS zips) into ``out``.
+
+    Results, reports, the class overview and the gradebook are written as students finish;
+    a rerun grades only what changed (``force`` grades everything again).
+    """
+    from grader.classrun.batch import Settings, run_class
+    from grader.classrun.intake import collect
+
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if pattern and preset != "auto":
+        raise UsageError(f"--pattern replaces the preset; leave out --preset {preset}")
+    catalog = _instructor_catalog(solutions)
+    if assignment:
+        catalog.get(assignment)  # an unknown one is a usage error before anything runs
+    out = Path(out)
+    intake = collect([Path(p) for p in paths], preset=preset, pattern=pattern,
+                     roster=Path(roster) if roster else None, extract_to=out / "_submissions",
+                     catalog=catalog, student=student, assignment=assignment)
+    book = Path(gradebook) if gradebook else out / "gradebook.sqlite"
+    recorded = {"paths": [str(p) for p in paths], "solutions": str(solutions), "out": str(out),
+                "gradebook": str(book), "preset": preset, "pattern": pattern, "roster": str(roster or ""),
+                "student": student, "assignment": assignment, "workers": workers, "force": force,
+                "fallback": fallback, "limits": dict(limits or {}), "contain": contain, "cluster": cluster}
+    settings = Settings(out=out, gradebook=book, workers=workers, force=force, fallback=fallback,
+                        limits=dict(limits or {}), contain=contain, cluster=cluster, options=recorded)
+    summary = run_class(intake, catalog, settings, on_result=on_result, progress=progress)
+    return ClassGrades(summary=summary, intake=intake, gradebook=book)
+
+
+def check_notebook(notebook: str | Path, *, assignments: str | Path | None = None, student: str | None = None,
+                   out: str | Path = "reports") -> CheckedNotebook:
+    """A student's self-check: the public checks on one notebook, a report under ``out``.
+
+    ``assignments`` is the released folder; by default the notebook's own, else
+    ./assignments, else the copy inside the installed student package.
+    """
+    from grader.core.files import safe_file_name
+    from grader.core.results import write_result
+    from grader.grading.catalog import Catalog
+    from grader.grading.grade import grade_notebook
+    from grader.reports.render import write_student_report
+
+    notebook = Path(notebook)
+    if not notebook.is_file():
+        what = "is a folder; grader check takes one notebook" if notebook.is_dir() else "no such file"
+        raise UsageError(f"nothing to grade: {notebook}: {what}")
+    result = grade_notebook(notebook, Catalog(released_folder(notebook, assignments)), student=student)
+    out = Path(out)
+    write_result(result, out / safe_file_name(result.student) / f"{safe_file_name(notebook.stem)}.json")
+    report = write_student_report([result.to_dict()], out, student=result.student)
+    return CheckedNotebook(result=result, report=report)
+
+
+def released_folder(notebook: Path, given: str | Path | None) -> Path:
+    """The released folder to check against: the one given, the notebook's own,
+    ./assignments, else the copy inside the installed student package."""
+    from grader.grading.catalog import RELEASED_CHECKS_DIR
+    from grader.grading.studentkit import DISTRIBUTION, bundled_folder
+
+    if given:
+        return Path(given)
+    for folder in (notebook.parent, Path("assignments")):
+        if (folder / RELEASED_CHECKS_DIR).is_dir():
+            return folder
+    bundled = bundled_folder()
+    if bundled is None:
+        raise UsageError(f"no released checks next to {notebook} or in ./assignments, and the student "
+                         f"package ({DISTRIBUTION}) is not installed; pass --assignments FOLDER")
+    return bundled
+
+
+def release(solutions: str | Path = "solutions", out: str | Path = "assignments") -> list[Path]:
+    """Build the students' folder (notebooks, public checks, the student package) from the instructor's."""
+    from grader.grading.release import release as build
+
+    return build(Path(solutions), Path(out))
+
+
+def export(
+    format: str, *, gradebook: str | Path = "reports/gradebook.sqlite", results: str | Path | None = None,
+    assignments: Sequence[str] | None = None, missing: str = "blank", canvas_ids: dict[str, str] | None = None,
+    points_possible: bool = True, identifier: str = "email", feedback: str = "combined",
+) -> Export:
+    """Grades for an LMS, read from the gradebook (or from result files under ``results``).
+
+    ``format`` is one of canvas, moodle, csv, jsonl; the returned ``Export`` holds the file's
+    text, its row count and warnings about rows an LMS will not be able to use.
+    """
+    from grader.lms import export as lms
+
+    if format not in EXPORT_FORMATS:
+        raise UsageError(f"unknown export format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    if results is not None:
+        records, warnings = lms.records_from_results(Path(results))
+        where = results
+    else:
+        records, warnings = lms.records_from_gradebook(Path(gradebook)), []
+        where = gradebook
+    if not records:
+        raise UsageError(f"no graded submissions in {where}")
+    columns = lms.assignment_columns(records, list(assignments) if assignments else None)
+    if format == "canvas":
+        ids = dict(canvas_ids or {})
+        unknown = sorted(set(ids) - {c.slug for c in columns})
+        if unknown:
+            raise UsageError(f"--canvas-id names {unknown[0]!r}, which is not among the exported assignments: "
+                             f"{', '.join(c.slug for c in columns)}")
+        made = lms.canvas_csv(records, columns, canvas_ids=ids, points_possible=points_possible, missing=missing)
+    elif format == "moodle":
+        made = lms.moodle_csv(records, columns, identifier=identifier, feedback=feedback, missing=missing)
+        if not made.rows:
+            raise UsageError(f"no student's {lms.MOODLE_IDENTIFIERS[identifier][0].lower()} is known; "
+                             "choose another --identifier")
+    elif format == "csv":
+        made = lms.plain_csv(records, columns, missing=missing)
+    else:
+        made = lms.jsonl(records, columns)
+    return replace(made, warnings=warnings + made.warnings, assignments=len(columns))
+
+
+def _instructor_catalog(solutions: str | Path):
+    from grader.grading.catalog import Catalog
+
+    catalog = Catalog(Path(solutions))
+    if catalog.mode != "instructor":
+        raise UsageError(f"{solutions} holds no check specifications (*.checks.py)")
+    return catalog
