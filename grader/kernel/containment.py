@@ -1,10 +1,12 @@
 """What a student's kernel may do: limits, environment, and (on Linux) namespaces.
 
 ``contain()`` runs in the kernel's own process after it is forked or spawned and
-before any student code: it applies the resource limits, hides the grader's files
-behind empty mounts, cuts the network, and drops to an unprivileged user. Each
-step that the operating system refuses is recorded, not fatal: the result of every
-submission says which protections were active (``Containment.active``).
+before any student code: it applies the resource limits, cuts the network, gives the
+kernel a file system holding only what it needs (``fsview.py``; where the system refuses
+that, the machine's read-only with the grader's folders behind empty mounts), and drops
+to an unprivileged user. Each step that the operating system refuses is recorded, not
+fatal: the result of every submission says which protections were active
+(``Containment.active``) and why others were not (``Containment.inactive``).
 
 What each step needs:
 
@@ -17,18 +19,21 @@ What each step needs:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from grader.kernel.fsview import (MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
+                                  libc as _libc, mount as _mount, new_root, read_only_everywhere, within)
+
 GiB = 1024 ** 3
 MiB = 1024 ** 2
 
-# Linux clone flags and mount flags (linux/sched.h, linux/mount.h).
+# Linux clone flags (linux/sched.h).
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+# The protection that gives the kernel only the files it needs (fsview.py), as results name it.
+NEW_ROOT = "deny-by-default file system"
 
 # Where a student may write: private, size-limited, gone when the kernel ends.
 PRIVATE_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
@@ -123,9 +128,9 @@ def contain(limits: Limits, workdir: str, hidden: list[str], uid: int | None) ->
     own_user = limits.contain and os.geteuid() == 0 and uid is not None
     _resource_limits(limits, done, processes=own_user)
     if limits.contain and sys.platform.startswith("linux"):
-        _namespaces(limits, workdir, hidden, done)
+        _namespaces(limits, workdir, hidden, uid, done)
     elif limits.contain:
-        for name in ("private mounts", "hidden grader files", "no network"):
+        for name in (NEW_ROOT, "private mounts", "hidden grader files", "no network"):
             done.inactive[name] = f"needs Linux namespaces ({sys.platform})"
     if limits.contain:
         _switch_user(uid, workdir, done)
@@ -164,51 +169,60 @@ def _resource_limits(limits: Limits, done: Containment, *, processes: bool) -> N
             done.inactive[f"{label} limit"] = str(exc)
 
 
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-
-
-def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = (lambda s: s.encode() if s is not None else None)
-    if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {target}: {os.strerror(err)}")
-
-
-def _namespaces(limits: Limits, workdir: str, hidden: list[str], done: Containment) -> None:
+def _namespaces(limits: Limits, workdir: str, hidden: list[str], uid: int | None, done: Containment) -> None:
     libc = _libc()
     flags = CLONE_NEWNS | (0 if limits.network else CLONE_NEWNET)
     as_root = os.geteuid() == 0
     if not as_root:
         flags |= CLONE_NEWUSER
-        uid, gid = os.geteuid(), os.getegid()
+        own_uid, own_gid = os.geteuid(), os.getegid()
     if libc.unshare(flags) != 0:
         reason = os.strerror(ctypes.get_errno())
-        for name in ("private mounts", "hidden grader files", "no network"):
+        for name in (NEW_ROOT, "private mounts", "hidden grader files", "no network"):
             done.inactive[name] = f"unshare refused: {reason}"
         return
     if not as_root:  # map ourselves to root inside the namespace, so that mounts are allowed
         Path("/proc/self/setgroups").write_text("deny")
-        Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
-        Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+        Path("/proc/self/uid_map").write_text(f"0 {own_uid} 1")
+        Path("/proc/self/gid_map").write_text(f"0 {own_gid} 1")
     if not limits.network:
         done.active.append("no network")
     try:
         _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks out
+    except OSError as exc:
+        for name in (NEW_ROOT, "private mounts", "hidden grader files"):
+            done.inactive[name] = str(exc)
+        return
+    try:
+        proc = new_root(libc, workdir, hidden, _scratch_bytes(limits), uid if as_root else None)
+        done.active += [NEW_ROOT, "hidden grader files", "read-only file system", "private mounts"]
+        if proc:
+            done.inactive["own /proc"] = proc
+        else:
+            done.active.append("own /proc")
+        return
+    except OSError as exc:  # the machine's whole view, masked, is the fallback
+        done.inactive[NEW_ROOT] = f"{exc}; the kernel sees the machine read-only, grader folders hidden"
+    _masked_machine(libc, limits, workdir, hidden, done)
+
+
+def _masked_machine(libc, limits: Limits, workdir: str, hidden: list[str], done: Containment) -> None:
+    """The fallback view: the whole machine read-only, the grader's folders behind empty mounts."""
+    try:
         _make_reachable(libc, [sys.prefix, sys.base_prefix])
         for path in sorted(set(hidden)):
-            if os.path.isdir(path) and not _under(path, PRIVATE_SCRATCH):
+            if os.path.isdir(path) and not within(path, PRIVATE_SCRATCH):
                 _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
         done.active.append("hidden grader files")
-        _read_only_everywhere(libc)
+        read_only_everywhere(libc)
         done.active.append("read-only file system")
         # Fresh scratch space; the working directory (itself under /tmp) is bound back in.
         keep = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
         # A Python installed under /tmp (a throw-away venv) must stay visible, read-only.
         pythons = [(os.open(p, os.O_PATH | os.O_DIRECTORY), p) for p in
                    sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)})
-                   if _under(p, PRIVATE_SCRATCH)]
-        size = f"size={max(limits.file_bytes, 16 * MiB)},mode=1777"
+                   if within(p, PRIVATE_SCRATCH)]
+        size = f"size={_scratch_bytes(limits)},mode=1777"
         for path in PRIVATE_SCRATCH:
             if os.path.isdir(path):
                 _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
@@ -226,23 +240,8 @@ def _namespaces(limits: Limits, workdir: str, hidden: list[str], done: Containme
         done.inactive.setdefault("private mounts", str(exc))
 
 
-# Mount options that must be kept when a mount is made read-only (else the kernel refuses).
-_KEPT_OPTIONS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": 8, "noatime": 1024,
-                 "nodiratime": 2048, "relatime": 1 << 21}
-
-
-def _read_only_everywhere(libc) -> None:
-    """Every mount read-only (kernel file systems aside): no world-writable folder is left."""
-    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
-        mounts = [line.split() for line in fh]
-    for fields_ in mounts:
-        target = fields_[4].encode().decode("unicode_escape")
-        if target.startswith(("/proc", "/sys", "/dev")) or "ro" in fields_[5].split(","):
-            continue
-        flags = MS_BIND | MS_REMOUNT | MS_RDONLY
-        for option in fields_[5].split(","):
-            flags |= _KEPT_OPTIONS.get(option, 0)
-        _mount(libc, None, target, None, flags)
+def _scratch_bytes(limits: Limits) -> int:
+    return max(limits.file_bytes, 16 * MiB)
 
 
 def _make_reachable(libc, keep: list[str]) -> None:
@@ -292,11 +291,6 @@ def _switch_user(uid: int | None, workdir: str, done: Containment) -> None:
         done.active.append("own user")
     except OSError as exc:
         done.inactive["own user"] = str(exc)
-
-
-def _under(path: str, roots: tuple[str, ...]) -> bool:
-    real = os.path.realpath(path)
-    return any(real == r or real.startswith(r.rstrip("/") + "/") for r in roots)
 
 
 def kill_user_processes(uid: int) -> None:
