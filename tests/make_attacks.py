@@ -515,6 +515,22 @@ ATTACKS = [
 ]
 
 
+# ---- files of the machine outside the hidden folders: the kernel's view holds none of them
+READ_OTHER_COURSE = """with open("@@OTHER_COURSE@@") as fh:
+    raise RuntimeError("read: " + fh.read(300))"""
+
+READ_OTHER_USERS_HOME = """with open("@@OTHER_HOME@@") as fh:
+    raise RuntimeError("read: " + fh.read(300))"""
+
+ATTACKS += [
+    Attack("read_other_course", "read a world-readable file of another course on the grading machine, "
+           "in a folder no grader option hides", AFTER_GCN, "FileNotFoundError", region=READ_OTHER_COURSE,
+           defence="deny by default: the kernel's file system holds only what it needs"),
+    Attack("read_other_users_home", "read a world-readable file in another user's home under /home",
+           AFTER_GCN, "FileNotFoundError", region=READ_OTHER_USERS_HOME,
+           defence="deny by default: the kernel's file system holds only what it needs"),
+]
+
 # Attacks that do not end well yet (docs/security.md, "Still open"); each moves to ATTACKS
 # once the engine defends against it.
 OPEN_ATTACKS: list = []

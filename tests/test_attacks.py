@@ -5,7 +5,9 @@ a kernel of their own as a class run does, with small limits so the batch stays 
 Around the batch the test plants what an attack goes after (a secret in the grader's
 environment, a gradebook, another student's notebook, a canary file, a listening port)
 and afterwards checks that nothing leaked, nothing changed outside the sandbox, and no
-kernel process or working directory was left behind.
+kernel process or working directory was left behind. Two canaries lie outside every
+folder the grader hides, readable by anyone: another course's file, and a file in
+another user's home under /home (planted only where the test may write there).
 """
 from __future__ import annotations
 
@@ -116,6 +118,29 @@ def settled(count, want: int = 0, tries: int = 50):
     return value
 
 
+def plant_world_readable(path: Path, text: str) -> Path:
+    """A file anyone on the machine may read, in folders anyone may enter."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o644)
+    path.parent.chmod(0o755)
+    return path
+
+
+def plant_other_home(text: str) -> Path | None:
+    """A file in the home folder of a throw-away user under /home; None where /home is not ours to write."""
+    home = Path("/home") / f"nbautograde-{TOKEN}"
+    try:
+        home.mkdir()
+    except OSError:
+        return None
+    path = plant_world_readable(home / "notes.txt", text)
+    if os.geteuid() == 0:  # owned by a user that is neither the grader nor a kernel
+        os.chown(path, 4242, 4242)
+        os.chown(home, 4242, 4242)
+    return path
+
+
 def write_attacks(class_dir: Path, fill: dict[str, str]) -> None:
     """Each attack as ``<scenario>/Gradient_Checking.ipynb``, with the machine's paths filled in."""
     from make_attacks import big_notebook
@@ -145,6 +170,8 @@ def batch(tmp_path_factory):
         outside.chmod(0o1777)  # like /run/lock: a folder anyone may write to
         canary = base / "canary.txt"
         canary.write_text(f"canary {TOKEN}\n")
+        other_course = plant_world_readable(base / "other-course" / "answers.txt", f"other course {TOKEN}\n")
+        other_home = plant_other_home(f"other user {TOKEN}\n")
         gradebook = out_dir / "gradebook.sqlite"
         gradebook.write_text(f"gradebook {TOKEN}: honest_first 30/30\n")
         listener = Listener()
@@ -160,14 +187,16 @@ def batch(tmp_path_factory):
         fill = {"@@SOLUTIONS@@": str(ROOT / "solutions"), "@@GRADEBOOK@@": str(gradebook),
                 "@@OTHER_STUDENT@@": str(paths["honest_first"]), "@@CANARY@@": str(canary),
                 "@@OUTSIDE@@": str(outside / f"written-{TOKEN}.txt"), "@@PORT@@": str(listener.port),
-                "@@REPOSITORY@@": str(ROOT)}
+                "@@REPOSITORY@@": str(ROOT), "@@OTHER_COURSE@@": str(other_course),
+                "@@OTHER_HOME@@": str(other_home or "/home/nobody-here/notes.txt")}
         write_attacks(class_dir, fill)
         order = ["honest_first", *[a["scenario"] for a in ATTACKS], "honest_last"]
         own_limits = {a["scenario"]: a["limits"] for a in ATTACKS}
 
         catalog = Catalog(ROOT / "solutions")
         catalog.expected(catalog.get(ASSIGNMENT))  # the reference run, before the snapshot
-        watched = (ROOT / "solutions", class_dir, out_dir, canary, outside)
+        watched = (ROOT / "solutions", class_dir, out_dir, canary, outside, other_course,
+                   *([other_home] if other_home else []))
         before = snapshot(*watched)
         kernels_before = kernel_processes()
         private_tmp = tmp_path_factory.mktemp("grader-tmp")
@@ -194,9 +223,10 @@ def batch(tmp_path_factory):
                "kernels_before": kernels_before, "kernels_after": settled(kernel_processes, len(kernels_before)),
                "run_dirs": settled(lambda: sorted(private_tmp.glob("grader-run-*"))),
                "connections": listener.connections,
-               "planted": planted}
+               "planted": planted, "other_home": other_home}
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(Path("/home") / f"nbautograde-{TOKEN}", ignore_errors=True)
 
 
 def checks_of(result: dict) -> dict[str, dict]:
@@ -214,6 +244,8 @@ def texts_in(result: dict, look_in: str) -> list[str]:
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a["scenario"] for a in ATTACKS])
 def test_attack_ends_with_its_grade_and_message(batch, attack):
+    if attack["scenario"] == "read_other_users_home" and batch["other_home"] is None:
+        pytest.skip("/home is not writable here: no other user's home to plant a canary in")
     result = batch["results"][attack["scenario"]]
     assert result["status"] == attack["status"], result["message"]
     assert result["score"] == pytest.approx(attack["score"]), {
@@ -263,6 +295,8 @@ def test_nothing_secret_reached_any_result(batch):
     assert f"gradebook {TOKEN}" not in everything, "a kernel read the gradebook"
     assert f"other student {TOKEN}" not in everything, "a kernel read another student's notebook"
     assert "Checks for the Gradient Checking notebook" not in everything, "a kernel read solutions/"
+    assert f"other course {TOKEN}" not in everything, "a kernel read a world-readable file of the machine"
+    assert f"other user {TOKEN}" not in everything, "a kernel read a file in another user's home"
     assert batch["connections"] == 0, "a kernel reached a port of the grading machine"
 
 

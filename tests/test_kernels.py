@@ -9,18 +9,42 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from grader.grading.catalog import Catalog
+from grader.kernel.containment import NEW_ROOT
 from grader.kernel.execute import Options
 from grader.grading.grade import grade_notebook
 
 pytestmark = pytest.mark.kernel
 
 ON_LINUX = sys.platform.startswith("linux")
+ROOT = Path(__file__).resolve().parent.parent
+# Everything of /etc a contained kernel may see (grader/kernel/fsview.py says why each).
+ETC_SEEN = {"group", "ld.so.cache", "localtime", "passwd"}
+
+
+def _in_a_child(work) -> dict:
+    """``work()`` in a forked child, as a kernel's process is; its JSON-able answer."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            answer = json.dumps(work())
+        except BaseException as exc:
+            answer = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+        os.write(write_fd, answer.encode())
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)
 
 
 @pytest.fixture
@@ -93,7 +117,7 @@ class TestContainment:
         result = grade_notebook(tiny_submission("correct_contained", "y = factor * x"), catalog).to_dict()
         active = set(result["containment"]["active"])
         assert {"memory limit", "CPU time limit", "file size limit", "scrubbed environment",
-                "no network", "hidden grader files", "private mounts"} <= active, result["containment"]
+                "no network", NEW_ROOT, "hidden grader files", "private mounts"} <= active, result["containment"]
         if os.geteuid() == 0:
             assert "own user" in active
 
@@ -127,6 +151,54 @@ class TestContainment:
         result = grade_notebook(tiny_submission("phones_home_and_writes_out", region), catalog).to_dict()
         assert result["score"] == result["max_score"], checks_of(result)
         assert not canary.exists()
+
+    def test_the_kernel_sees_only_what_it_needs(self, catalog, tiny_submission):
+        """A world-readable file outside /tmp and every hidden folder, the machine's /etc,
+        /sys, /home and other processes: none of them exists for student code."""
+        outside = ROOT / "build" / f"world-readable-{os.getpid()}"
+        outside.mkdir(parents=True, exist_ok=True)
+        outside.chmod(0o755)
+        canary = outside / "notes.txt"
+        canary.write_text("another course's notes")
+        canary.chmod(0o644)
+        region = (
+            "import os\n"
+            f"seen = [p for p in ({str(canary)!r}, '/etc/os-release', '/etc/hostname', '/sys', '/home', '/root/.bashrc')\n"
+            "        if os.path.exists(p)]\n"
+            f"extra = set(os.listdir('/etc')) - set({sorted(ETC_SEEN)!r})\n"
+            "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]\n"
+            f"if seen or extra or ({os.geteuid() == 0} and others):\n"
+            "    raise RuntimeError(f'seen {seen}, in /etc {sorted(extra)}, processes {others}')\n"
+            "y = factor * x"
+        )
+        try:
+            result = grade_notebook(tiny_submission("looks_around_the_machine", region), catalog)
+        finally:
+            shutil.rmtree(outside, ignore_errors=True)
+        assert result["score"] == result["max_score"], [c["message"] for c in checks_of(result).values()]
+        active = set(result["containment"]["active"])
+        assert NEW_ROOT in active, result["containment"]
+        if os.geteuid() == 0:
+            assert "own /proc" in active, result["containment"]
+
+    def test_a_refused_new_root_falls_back_to_the_masked_machine_and_says_so(self, tmp_path, monkeypatch):
+        """Where the system has no pivot_root, the kernel is still contained, and its report says how."""
+        from grader.kernel import fsview
+        from grader.kernel.containment import Limits, contain
+
+        monkeypatch.setattr(fsview, "PIVOT_ROOT", {})  # as on a machine whose call number is unknown
+        workdir = tmp_path / "grader-run-fallback"
+        workdir.mkdir()
+        hidden = tmp_path / "solutions"
+        hidden.mkdir()
+        (hidden / "answers.txt").write_text("the answers")
+        report = _in_a_child(lambda: {
+            "containment": contain(Limits(), str(workdir), [str(hidden)], None).to_dict(),
+            "answers_visible": (hidden / "answers.txt").exists()})
+        assert NEW_ROOT in report["containment"]["inactive"], report
+        assert "pivot_root" in report["containment"]["inactive"][NEW_ROOT]
+        assert {"hidden grader files", "read-only file system", "private mounts"} <= set(report["containment"]["active"])
+        assert report["answers_visible"] is False
 
     def test_processes_a_student_starts_do_not_outlive_the_grading(self, catalog, tiny_submission):
         marker = "2718281"
