@@ -24,8 +24,17 @@ import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from grader.kernel.fsview import (MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
-                                  libc as _libc, mount as _mount, new_root, read_only_everywhere, within)
+from grader.kernel import fsview
+from grader.kernel.fsview import (
+    MS_BIND,
+    MS_NODEV,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    within,
+)
 
 GiB = 1024 ** 3
 MiB = 1024 ** 2
@@ -170,7 +179,7 @@ def _resource_limits(limits: Limits, done: Containment, *, processes: bool) -> N
 
 
 def _namespaces(limits: Limits, workdir: str, hidden: list[str], uid: int | None, done: Containment) -> None:
-    libc = _libc()
+    libc = fsview.libc()
     flags = CLONE_NEWNS | (0 if limits.network else CLONE_NEWNET)
     as_root = os.geteuid() == 0
     if not as_root:
@@ -188,13 +197,13 @@ def _namespaces(limits: Limits, workdir: str, hidden: list[str], uid: int | None
     if not limits.network:
         done.active.append("no network")
     try:
-        _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks out
+        fsview.mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks out
     except OSError as exc:
         for name in (NEW_ROOT, "private mounts", "hidden grader files"):
             done.inactive[name] = str(exc)
         return
     try:
-        proc = new_root(libc, workdir, hidden, _scratch_bytes(limits), uid if as_root else None)
+        proc = fsview.new_root(libc, workdir, hidden, _scratch_bytes(limits), uid if as_root else None)
         done.active += [NEW_ROOT, "hidden grader files", "read-only file system", "private mounts"]
         if proc:
             done.inactive["own /proc"] = proc
@@ -212,9 +221,9 @@ def _masked_machine(libc, limits: Limits, workdir: str, hidden: list[str], done:
         _make_reachable(libc, [sys.prefix, sys.base_prefix])
         for path in sorted(set(hidden)):
             if os.path.isdir(path) and not within(path, PRIVATE_SCRATCH):
-                _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+                fsview.mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
         done.active.append("hidden grader files")
-        read_only_everywhere(libc)
+        fsview.read_only_everywhere(libc)
         done.active.append("read-only file system")
         # Fresh scratch space; the working directory (itself under /tmp) is bound back in.
         keep = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
@@ -225,14 +234,14 @@ def _masked_machine(libc, limits: Limits, workdir: str, hidden: list[str], done:
         size = f"size={_scratch_bytes(limits)},mode=1777"
         for path in PRIVATE_SCRATCH:
             if os.path.isdir(path):
-                _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
+                fsview.mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
         for fd, path in pythons:
             os.makedirs(path, exist_ok=True)
-            _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            fsview.mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
             os.close(fd)
         os.makedirs(workdir, exist_ok=True)  # inside the fresh scratch, when it lies there
-        _mount(libc, f"/proc/self/fd/{keep}", workdir, None, MS_BIND)
-        _mount(libc, None, workdir, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV)  # the one writable place
+        fsview.mount(libc, f"/proc/self/fd/{keep}", workdir, None, MS_BIND)
+        fsview.mount(libc, None, workdir, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV)  # the one writable place
         os.close(keep)
         done.active.append("private mounts")
     except OSError as exc:
@@ -262,10 +271,10 @@ def _make_reachable(libc, keep: list[str]) -> None:
                 break
     for blocker, paths in by_blocker.items():
         fds = [(os.open(p, os.O_PATH | os.O_DIRECTORY), p) for p in paths]
-        _mount(libc, "tmpfs", blocker, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        fsview.mount(libc, "tmpfs", blocker, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
         for fd, path in fds:
             os.makedirs(path, exist_ok=True)
-            _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            fsview.mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
             os.close(fd)
 
 

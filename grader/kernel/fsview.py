@@ -66,7 +66,7 @@ def mount(lib, source: str | None, target: str, fstype: str | None, flags: int, 
 
 
 def python_paths() -> list[str]:
-    """The folders of the Python environment, each once, outermost first."""
+    """The folders of the Python environment, none inside another (their real paths too)."""
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     prefixes |= {os.path.realpath(p) for p in prefixes}
     prefixes.add(os.path.dirname(os.path.realpath(sys.executable)))
