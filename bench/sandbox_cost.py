@@ -44,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from grader.core.results import NotebookResult
 from grader.grading.catalog import Catalog
 from grader.grading.grade import grade_student
 from grader.kernel import fsview, kernels
@@ -122,7 +123,7 @@ def pytest_configure(config) -> None:
     kernels.spawn_kernel = spawn_in_bwrap
 
 
-def grade_once(catalog: Catalog, variant: str) -> tuple[float, dict]:
+def grade_once(catalog: Catalog, variant: str) -> tuple[float, NotebookResult]:
     saved = kernels.spawn_kernel
     if variant == "spawn+bwrap":
         kernels.spawn_kernel = spawn_in_bwrap
@@ -171,13 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     for round_ in range(args.rounds):
         for variant in variants[round_ % len(variants):] + variants[:round_ % len(variants)]:
             wall, result = grade_once(catalog, variant)
-            if result["score"] != result["max_score"]:
-                print(f"{variant}: the correct submission got {result['score']} / {result['max_score']}: "
-                      f"{result['message'] or result['notes']}", file=sys.stderr)
+            if result.score != result.max_score:
+                print(f"{variant}: the correct submission got {result.score} / {result.max_score}: "
+                      f"{result.message or result.notes}", file=sys.stderr)
                 return 1
             seconds[variant].append(wall)
             if round_ == 0:
-                print(f"{variant}: containment {result['containment']}")
+                print(f"{variant}: containment {result.containment}")
     contained = {"new root": [contain_seconds(True) for _ in range(args.rounds)],
                  "masked machine": [contain_seconds(False) for _ in range(args.rounds)]}
     print(f"\nper student (Gradient Checking, correct), {args.rounds} rounds, median [min-max] s:")

@@ -175,11 +175,11 @@ class TestContainment:
             result = grade_notebook(tiny_submission("looks_around_the_machine", region), catalog)
         finally:
             shutil.rmtree(outside, ignore_errors=True)
-        assert result["score"] == result["max_score"], [c["message"] for c in checks_of(result).values()]
-        active = set(result["containment"]["active"])
-        assert NEW_ROOT in active, result["containment"]
+        assert result.score == result.max_score, [c.message for c in result.checks]
+        active = set(result.containment["active"])
+        assert NEW_ROOT in active, result.containment
         if os.geteuid() == 0:
-            assert "own /proc" in active, result["containment"]
+            assert "own /proc" in active, result.containment
 
     def test_a_refused_new_root_falls_back_to_the_masked_machine_and_says_so(self, tmp_path, monkeypatch):
         """Where the system has no pivot_root, the kernel is still contained, and its report says how."""
