@@ -247,7 +247,8 @@ def test_comments_indented_less_than_the_code_do_not_set_the_cut():
         "    return y\n"
     )
     body = bodies(text, expected=1)[0]
-    assert body == "# Step 1: at the function's depth\ny = x + i\n# Step 2: at column 0\ny = y * 2  # and a trailing comment"
+    assert body.split("\n") == ["# Step 1: at the function's depth", "y = x + i", "# Step 2: at column 0",
+                                "y = y * 2  # and a trailing comment"]
     compile(body, "<region>", "exec")
 
 
@@ -270,5 +271,6 @@ def test_a_continuation_line_further_left_does_not_set_the_cut():
 
 
 def test_a_function_continues_past_a_bracket_continued_at_column_0():
-    text = "def f(x):\n    y = max(x,\n0)\n    ### START CODE HERE ###\n    z = y\n    ### END CODE HERE ###\n    return z\n"
+    text = ("def f(x):\n    y = max(x,\n0)\n"
+            "    ### START CODE HERE ###\n    z = y\n    ### END CODE HERE ###\n    return z\n")
     assert bodies(text, expected=1) == ["z = y"]

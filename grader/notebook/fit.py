@@ -20,7 +20,6 @@ from grader.notebook.regions import (
 )
 
 FOR_RANGE = re.compile(r"^\s*for\s+([A-Za-z_]\w*)\s+in\s+range\((.*)\)\s*:\s*$")
-ALIAS = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*([A-Za-z_]\w*)\s*$")
 
 
 def body_indent(lines: list[str], region: Region) -> int:
@@ -97,17 +96,6 @@ def shifted(body: str, variable: str, shift: int) -> str:
             f"{body}\n{variable} = {variable} - {shift}")
 
 
-def aliases_outside(lines: list[str], span: FunctionSpan, regions: tuple[Region, ...]) -> dict[str, str]:
-    """Plain ``name = other_name`` lines of a function outside its regions: {name: other_name}."""
-    inside = {i for r in regions for i in range(r.start, r.end + 1)}
-    found = {}
-    for i in range(span.start + 1, span.stop):
-        match = ALIAS.match(strip_comment(lines[i]))
-        if i not in inside and match:
-            found[match.group(1)] = match.group(2)
-    return found
-
-
 def names_mentioned(code: str) -> set[str]:
     """Identifiers a piece of code mentions (comments and strings aside); empty if it does not parse."""
     try:
@@ -173,6 +161,16 @@ def _outside_regions(lines: list[str], span: FunctionSpan, regions: tuple[Region
         elif i == region.start:
             out += [lines[i], " " * body_indent(lines, region) + "pass"]
     return dedent_block(out)
+
+
+def aliases_outside(lines: list[str], span: FunctionSpan, regions: tuple[Region, ...]) -> dict[str, str]:
+    """Plain ``name = other_name`` statements of a function outside its regions: {name: other_name}."""
+    return _aliases(bindings_outside(lines, span, regions))
+
+
+def _aliases(bindings: list[tuple[How, str]]) -> dict[str, str]:
+    return {name: source for (kind, source, item), name in bindings
+            if kind == "=" and item == -1 and source.isidentifier()}
 
 
 def counterparts(mine: list[tuple[How, str]], ours: list[tuple[How, str]], my_names: set[str],
@@ -242,7 +240,7 @@ def fit_to_scaffold(
     paired = counterparts(theirs, bindings_outside(our_lines, base.span, base.regions),
                           {n for _, n in theirs} | mentioned, ours)
     renames = {student: our for student, our in paired.items() if student in mentioned}
-    aliases = {alias: target for alias, target in aliases_outside(student_lines, mine.span, mine.regions).items()
+    aliases = {alias: target for alias, target in _aliases(theirs).items()
                if alias not in ours and target in ours and alias not in renames}
     bodies: list[str] = []
     loops: dict[tuple[str, str], list[str]] = {}

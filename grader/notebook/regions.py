@@ -220,9 +220,10 @@ def dedent_block(lines: list[str]) -> str:
     far as it goes, never cut into.
     """
     starts = statement_starts(lines)
-    indents = [indent_of(l) for l, start in zip(lines, starts) if start]
-    cut = min(indents or [indent_of(l) for l in lines if l.strip()] or [0])
-    return "\n".join(l[min(cut, indent_of(l)):] if l.strip() else "" for l in lines).strip("\n")
+    indents = [indent_of(line) for line, start in zip(lines, starts) if start]
+    cut = min(indents or [indent_of(line) for line in lines if line.strip()] or [0])
+    kept = [line[min(cut, indent_of(line)):] if line.strip() else "" for line in lines]
+    return "\n".join(kept).strip("\n")
 
 
 def _line_number(i: int) -> str:
