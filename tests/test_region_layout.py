@@ -55,7 +55,7 @@ def relayout(cell: str, layout: Layout) -> str:
             inside = START.match(line) is not None
             level = max(0, level + layout.marker_shift)
             region_line = 0 if inside else -1
-            out.append(layout.unit * level + body)
+            out.append(layout.unit * level + body + (" \t " if layout.trailing else ""))
             continue
         if region_line >= 0 and body:
             for at, kind, depth in layout.extras:
