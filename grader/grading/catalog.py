@@ -20,6 +20,7 @@ from nbformat import NotebookNode
 from grader.core.errors import AssignmentError, UnknownName, UsageError
 from grader import __version__
 from grader.core.codec import decode
+from grader.notebook.build import ScaffoldFacts, scaffold_facts
 from grader.notebook.reader import code_cells, read_notebook
 from grader.notebook.regions import normalise_source
 from grader.checks.spec import Assignment, Check, Expected, load_module
@@ -82,6 +83,7 @@ class Catalog:
         self._released: dict[str, tuple[dict[str, Expected], str]] = {}
         self._expected: dict[str, dict[str, Expected]] = {}
         self._scaffolds: dict[str, NotebookNode] = {}
+        self._facts: dict[str, ScaffoldFacts] = {}
         specs = sorted(self.folder.glob("*.checks.py"))
         if specs:
             self.mode = "instructor"
@@ -116,6 +118,12 @@ class Catalog:
         if assignment.slug not in self._scaffolds:
             self._scaffolds[assignment.slug] = read_notebook(assignment.folder / assignment.notebook)
         return self._scaffolds[assignment.slug]
+
+    def scaffold_facts(self, assignment: Assignment) -> ScaffoldFacts:
+        """What every build of this assignment needs from its scaffold, worked out once."""
+        if assignment.slug not in self._facts:
+            self._facts[assignment.slug] = scaffold_facts(assignment, self.scaffold(assignment))
+        return self._facts[assignment.slug]
 
     def expected(self, assignment: Assignment) -> dict[str, Expected]:
         if assignment.slug in self._released:

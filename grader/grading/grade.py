@@ -70,7 +70,8 @@ def grade_student(
                                          _guess(catalog, path, name)))
             continue
         catalog.expected(chosen)  # the reference run, if not cached, before any student code
-        plans.append((len(results), plan(chosen, catalog.scaffold(chosen), nb, fallback=fallback, limits=limits),
+        plans.append((len(results), plan(chosen, catalog.scaffold(chosen), nb, fallback=fallback, limits=limits,
+                           facts=catalog.scaffold_facts(chosen)),
                       source, chosen))
         results.append(None)
     options = replace(options, hidden=default_hidden(catalog, notebooks, options.hidden))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from grader.notebook.build import Build, build
+from grader.notebook.build import Build, ScaffoldFacts, build
 from grader.kernel.containment import Limits
 from grader.kernel.execute import Call, Execution, Job, Options, execute_jobs, write_inputs
 from grader.checks.spec import Assignment, Check
@@ -65,8 +65,8 @@ def assignment_limits(assignment: Assignment, overrides: dict | None = None) -> 
 
 
 def plan(assignment: Assignment, scaffold: NotebookNode, submission: NotebookNode, *,
-         fallback: bool = True, limits: dict | None = None) -> Plan:
-    built = build(assignment, scaffold, submission, fallback=fallback)
+         fallback: bool = True, limits: dict | None = None, facts: ScaffoldFacts | None = None) -> Plan:
+    built = build(assignment, scaffold, submission, fallback=fallback, facts=facts)
     all_calls, inputs = _calls_and_inputs(assignment)
     calls = {c.name: all_calls[c.name] for c in assignment.runs
              if built.functions[c.function].status.runnable}

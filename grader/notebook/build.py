@@ -113,27 +113,32 @@ def _syntax_error(source: str) -> SyntaxError | None:
     return None
 
 
-_facts: dict[tuple[int, int], tuple[object, object, tuple[dict[str, int], set[str]]]] = {}
+@dataclass(frozen=True)
+class ScaffoldFacts:
+    """What every build needs from the scaffold alone: the cell defining each graded function,
+    and each code cell's shape outside the regions. The catalog works them out once per
+    assignment (``Catalog.scaffold_facts``)."""
+
+    homes: dict[str, int]
+    known: frozenset[str]
 
 
-def _scaffold_facts(assignment: Assignment, scaffold: NotebookNode) -> tuple[dict[str, int], set[str]]:
-    """What every build needs from the scaffold alone, worked out once per scaffold:
-    the cell defining each graded function, and each code cell's shape outside the regions."""
-    key = (id(assignment), id(scaffold))
-    cached = _facts.get(key)
-    if cached is None or cached[0] is not assignment or cached[1] is not scaffold:
-        cells = scaffold_cells(scaffold)
-        homes = {}
-        for name in assignment.functions:
-            home = next((i for i, c in enumerate(cells) if extract(c, name).found), None)
-            if home is not None:
-                homes[name] = home
-        known = {_outside_regions(c.source, assignment.functions) for c in scaffold.cells if c.cell_type == "code"}
-        cached = _facts[key] = (assignment, scaffold, (homes, known))
-    return cached[2]
+def scaffold_facts(assignment: Assignment, scaffold: NotebookNode) -> ScaffoldFacts:
+    cells = scaffold_cells(scaffold)
+    homes = {}
+    for name in assignment.functions:
+        home = next((i for i, c in enumerate(cells) if extract(c, name).found), None)
+        if home is not None:
+            homes[name] = home
+    known = frozenset(_outside_regions(c.source, assignment.functions)
+                      for c in scaffold.cells if c.cell_type == "code")
+    return ScaffoldFacts(homes, known)
 
 
-def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode, *, fallback: bool = True) -> Build:
+def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode, *, fallback: bool = True,
+          facts: ScaffoldFacts | None = None) -> Build:
+    """``facts`` of this scaffold, when the caller keeps them (a class run does), save working them out."""
+    facts = facts or scaffold_facts(assignment, scaffold)
     cells = scaffold_cells(scaffold)
     located = _Located(code_cells(student))
     student_lines = located.text.split("\n")
@@ -141,9 +146,8 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
     notes: list[str] = []
     flags: list[str] = []
 
-    homes, _ = _scaffold_facts(assignment, scaffold)
     for name in assignment.functions:
-        home = homes.get(name)
+        home = facts.homes.get(name)
         if home is None:
             raise ValueError(f"{assignment.slug}: the scaffold does not define graded function {name}")
         base = extract(cells[home], name)
@@ -187,7 +191,7 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
                                         mine.graded)
 
     graded_whole = tuple(n for n, f in functions.items() if f.status == "fallback")
-    notes.extend(_ignored_cells_note(scaffold, student, assignment, graded_whole))
+    notes.extend(_ignored_cells_note(facts, student, assignment, graded_whole))
     return Build(cells, functions, notes, flags)
 
 
@@ -233,7 +237,7 @@ def _outside_regions(source: str, names: tuple[str, ...]) -> str:
 
 
 def _ignored_cells_note(
-    scaffold: NotebookNode, student: NotebookNode, assignment: Assignment, whole: tuple[str, ...]
+    facts: ScaffoldFacts, student: NotebookNode, assignment: Assignment, whole: tuple[str, ...]
 ) -> list[str]:
     """Cells whose code outside the regions differs from the scaffold (and so was not run).
 
@@ -241,7 +245,7 @@ def _ignored_cells_note(
     nor are the checker cells a release adds (installing and calling ``grader.check``).
     """
     names = assignment.functions
-    _, known = _scaffold_facts(assignment, scaffold)
+    known = facts.known
     changed = []
     for number, source in enumerate(code_cells(student), start=1):
         shape = _outside_regions(source, names)
