@@ -32,6 +32,7 @@ from grader.classrun.gradebook import Gradebook, Item
 from grader.classrun.intake import Intake, StudentWork
 from grader.classrun.pool import Pool, crashed_result
 from grader.classrun.progress import Progress
+from grader.core.files import sha256_of
 from grader.core.records import Student
 from grader.core.results import CheckStatus, NotebookResult, NotebookStatus
 
@@ -174,7 +175,7 @@ class _Plan:
 def _plan(work: StudentWork, book: Gradebook, catalog, settings: Settings) -> _Plan:
     items, to_grade = [], []
     for index, sub in enumerate(work.submissions):
-        digest = _sha256(sub.path)
+        digest = sha256_of(sub.path)
         reused = None if settings.force else book.reusable_result(
             work.student.key, digest, sub.assignment, settings.fallback, lambda slug: version_of(catalog, slug))
         items.append(Item(path=sub.path, name=sub.name, sha256=digest, requested=sub.assignment,
@@ -183,7 +184,7 @@ def _plan(work: StudentWork, book: Gradebook, catalog, settings: Settings) -> _P
         if reused is None:
             to_grade.append(index)
     for sub in work.superseded:
-        items.append(Item(path=sub.path, name=sub.name, sha256=_sha256(sub.path), requested=sub.assignment,
+        items.append(Item(path=sub.path, name=sub.name, sha256=sha256_of(sub.path), requested=sub.assignment,
                           attempt=sub.attempt, late=sub.late, action="superseded", fallback=settings.fallback))
     return _Plan(work, items, to_grade)
 
@@ -204,15 +205,7 @@ def catalog_fingerprint(catalog) -> str:
     return hashlib.sha256("\n".join(versions).encode()).hexdigest()[:16]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-    except OSError:
-        return ""
-    return digest.hexdigest()
+
 
 
 class _Writer:

@@ -239,7 +239,7 @@ class Gradebook:
                WHERE r.assignment IS NOT NULL ORDER BY i.run_id, r.id""")
         for key, slug, text in rows:
             records[key].results[slug] = json.loads(text)
-        return sorted(records.values(), key=lambda r: (r.student.display_name.casefold(), r.student.key))
+        return sorted(records.values(), key=lambda r: r.student.sort_key)
 
     def problems(self, run_id: int | None = None) -> list[dict]:
         """What a run could not grade cleanly: unreadable, unrecognised, crashed or timed-out

@@ -506,7 +506,7 @@ def _group(found: list[tuple[Student, Submission]], people: "Roster | None") -> 
             latest.append(numbered[-1])
             work.superseded += [replace(s, replaced_by=numbered[-1].name) for s in numbered[:-1]]
         work.submissions = sorted(latest, key=lambda s: (s.assignment or "~", s.name))
-    return sorted(by_key.values(), key=lambda w: (w.student.display_name.casefold(), w.student.key))
+    return sorted(by_key.values(), key=lambda w: w.student.sort_key)
 
 
 def _age(sub: Submission) -> tuple:

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from grader.core.files import format_number
+
 class Progress:
     """One line on a terminal: students done of all, notebooks failed so far, time left. Silent elsewhere."""
 
@@ -103,4 +105,4 @@ def format_summary(summary, *, out: Path, gradebook: Path) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:g}"
+    return format_number(value, 1)

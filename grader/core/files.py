@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 READABLE_CHARS = 60  # kept of a name that had to change; the hash after it keeps it unique
@@ -34,14 +35,43 @@ def safe_file_name(name: str, *, identity: str | None = None) -> str:
     return f"{readable or 'name'}-{digest}"
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``path`` whole or not at all: a full disk leaves the old file, never half a new one."""
+def write_text_atomic(path: Path, text: str, *, newline: str | None = None) -> Path:
+    """Write ``path`` whole or not at all: a full disk leaves the old file, never half a new one.
+
+    ``newline=""`` keeps line ends as they are in ``text`` (CSV writes its own ``\r\n``).
+    """
+    return write_atomic(path, lambda part: part.write_text(text, encoding="utf-8", newline=newline))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    return write_atomic(path, lambda part: part.write_bytes(data))
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """``write(part)`` fills a file beside ``path``, which then replaces ``path`` in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     try:
-        part.write_text(text, encoding="utf-8")
+        write(part)
         part.replace(path)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
     return path
+
+
+def sha256_of(path: Path) -> str:
+    """The file's SHA-256 in hex, read in chunks; empty when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def format_number(value: float, decimals: int) -> str:
+    """At most ``decimals`` decimals and no trailing zeros: 57.5, 30, 0.3333."""
+    return f"{round(float(value), decimals) + 0.0:.{decimals}f}".rstrip("0").rstrip(".")

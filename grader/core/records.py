@@ -25,6 +25,11 @@ class Student:
     def display_name(self) -> str:
         return self.name or self.key
 
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        """Students in every list: by name, ignoring case, then by key."""
+        return self.display_name.casefold(), self.key
+
 
 @dataclass
 class ClassRecord:

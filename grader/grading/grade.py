@@ -6,7 +6,6 @@ side) raises.
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from dataclasses import replace
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
+from grader.core.files import sha256_of
 from grader.grading.catalog import Catalog
 from grader.notebook.build import FunctionBuild
 from grader.checks.compare import Verdict, compare
@@ -57,7 +57,7 @@ def grade_student(
     results: list[NotebookResult | None] = []
     plans: list[tuple[int, Plan, dict, Assignment]] = []
     for path, name in zip(map(Path, notebooks), wanted):
-        source = {"path": str(path), "sha256": _sha256(path)}
+        source = {"path": str(path), "sha256": sha256_of(path)}
         try:
             nb = read_notebook(path)
         except ReadError as exc:
@@ -250,10 +250,3 @@ def student_frames(frames: list[dict]) -> list[str]:
     """Only frames from notebook code: the student's lines and the scaffold around them."""
     shown = [f for f in frames if "ipykernel" in str(f.get("file", "")) or str(f.get("file", "")).startswith("<")]
     return [f"in {f.get('function')}, line {f.get('line')}: {f.get('code', '').strip()}" for f in shown]
-
-
-def _sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from grader.core.errors import UsageError
+from grader.core.files import format_number, write_text_atomic
 from grader.core.records import ClassRecord, Student
 from grader.core.results import SCHEMA, NotebookStatus, status_of
 
@@ -54,8 +55,7 @@ class Export:
 
 def number(value: float) -> str:
     """A score as gradebooks read it: at most 4 decimals, no trailing zeros ('24.5', '30')."""
-    text = f"{round(float(value), 4):.4f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    return format_number(value, 4)
 
 
 def assignment_columns(records: list[ClassRecord], wanted: list[str] | None = None) -> list[Column]:
@@ -75,7 +75,7 @@ def assignment_columns(records: list[ClassRecord], wanted: list[str] | None = No
 
 
 def _sorted(records: list[ClassRecord]) -> list[ClassRecord]:
-    return sorted(records, key=lambda r: (r.student.display_name.casefold(), r.student.key))
+    return sorted(records, key=lambda r: r.student.sort_key)
 
 
 def _score_cell(record: ClassRecord, column: Column, missing: str) -> str:
@@ -324,8 +324,4 @@ def write_export(text: str, out: str) -> None:
     path = Path(out)
     if path.is_dir():
         raise UsageError(f"--out {out} is a folder; give a file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:  # csv already wrote \r\n line ends
-        handle.write(text)
-    tmp.replace(path)
+    write_text_atomic(path, text, newline="")  # csv already wrote \r\n line ends

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 from grader.core.errors import UsageError
+from grader.core.files import write_atomic, write_text_atomic
 from grader.core.results import status_of
 
 DEFAULT_ROOT = "/autograder"
@@ -154,10 +155,7 @@ def _pick(paths: list[Path], catalog) -> tuple[dict[str, Path], list[Path], list
 
 
 def write_results(results: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(results, indent=1, ensure_ascii=False))
 
 
 def run(submission: Path, results_path: Path, solutions: Path) -> dict:
@@ -267,16 +265,16 @@ def _pyproject() -> str:
 
 
 def _write_zip(entries: dict[str, bytes], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-            executable = name in ("setup.sh", "run_autograder")
-            info.external_attr = (0o100755 if executable else 0o100644) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, entries[name])
-    tmp.replace(out)
+    def write(part: Path) -> None:
+        with zipfile.ZipFile(part, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in sorted(entries):
+                info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+                executable = name in ("setup.sh", "run_autograder")
+                info.external_attr = (0o100755 if executable else 0o100644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, entries[name])
+
+    write_atomic(out, write)
 
 
 def warm(solutions: Path) -> None:

@@ -57,7 +57,7 @@ def report_link(student_key: str) -> str:
 def overview_model(records: list[ClassRecord], *, assignments: list[Assignment],
                    problems: Iterable[dict] = ()) -> dict:
     """Everything the page shows, as plain data (tests check the numbers here too)."""
-    records = sorted(records, key=lambda r: (r.student.display_name.casefold(), r.student.key))
+    records = sorted(records, key=lambda r: r.student.sort_key)
     columns = _columns(records, assignments)
     max_total = sum(c["max_value"] for c in columns)
     students = [_student_row(r, columns, max_total) for r in records]

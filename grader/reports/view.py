@@ -10,6 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from grader.core.files import format_number
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -48,4 +50,4 @@ def as_number(value: Any, default: float = 0.0) -> float:
 
 def format_points(value: float) -> str:
     """57.5 -> '57.5', 30.0 -> '30'; at most two decimals."""
-    return f"{value + 0.0:.2f}".rstrip("0").rstrip(".")
+    return format_number(value, 2)
