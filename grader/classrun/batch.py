@@ -98,7 +98,7 @@ def default_workers() -> int:
 
 
 def run_class(intake: Intake, catalog, settings: Settings, *,
-              on_result: Callable[[Student, dict, bool], None] | None = None,
+              on_result: Callable[[Student, NotebookResult, bool], None] | None = None,
               progress: "Progress | None" = None) -> Summary:
     """Grade every student of ``intake`` not already graded; see the module docstring.
 

@@ -131,7 +131,8 @@ class Gradebook:
             cursor = self.db.execute(
                 "INSERT INTO runs (started_at, status, grader_version, options) VALUES (?, 'running', ?, ?)",
                 (now(), __version__, json.dumps(options, sort_keys=True, default=str)))
-        return int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # an INSERT always sets it
+        return cursor.lastrowid
 
     def finish_run(self, run_id: int, status: str, counts: dict) -> None:
         with self._transaction():
@@ -212,7 +213,8 @@ class Gradebook:
             (run_id, submission, student_key, result.assignment.slug if result.assignment else None, item.version,
              int(item.fallback), result.status.value, result.score, result.max_score, result.message, now(),
              json.dumps(result.to_dict(), default=str)))
-        result_id = int(cursor.lastrowid)
+        assert cursor.lastrowid is not None
+        result_id = cursor.lastrowid
         self.db.executemany(
             "INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(result_id, f.name, c.name, int(c.hidden), c.status.value, c.points, c.max_points, c.message, c.hint)

@@ -49,7 +49,7 @@ class Pool:
         self.stop()
 
     def run(self, items: list, *, task: Callable[[Any], dict], before: Callable[[Any], None] = lambda item: None,
-            tick: Callable[[], None] = lambda: None) -> Iterator[tuple[Any, list[dict] | None, str]]:
+            tick: Callable[[], None] = lambda: None) -> Iterator[tuple[Any, list[NotebookResult] | None, str]]:
         """(item, results, "") per item as workers finish; (item, None, why) when its worker died.
 
         ``before(item)`` runs in the parent just before the item is sent; ``tick()`` about once a second.
@@ -71,7 +71,7 @@ class Pool:
                 if worker.conn in ready or worker.process.sentinel in ready:
                     yield self._collect(worker)
 
-    def _collect(self, worker: "_Worker") -> tuple[Any, list[dict] | None, str]:
+    def _collect(self, worker: "_Worker") -> tuple[Any, list[NotebookResult] | None, str]:
         item, worker.item = worker.item, None
         with contextlib.suppress(EOFError, OSError):
             if worker.conn.poll():

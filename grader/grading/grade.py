@@ -16,7 +16,7 @@ from nbformat import NotebookNode
 from grader.core.files import sha256_of
 from grader.grading.catalog import Catalog
 from grader.notebook.build import FunctionBuild
-from grader.checks.compare import Verdict, compare
+from grader.checks.compare import Difference, Verdict, compare
 from grader.kernel.execute import Options
 from grader.grading.pipeline import Plan, Run, observed_output, plan, run_plans
 from grader.notebook.reader import ReadError, read_notebook
@@ -229,7 +229,7 @@ def _verdict(check: Check, expected: dict, got: dict) -> Verdict:
     parts = _named_parts(check, expected["return"], got["return"])
     parts += [(f"after the call, {name}", value, got["observed"].get(name))
               for name, value in expected["observed"].items()]
-    leaves, differences = 0, []
+    leaves, differences = 0, list[Difference]()
     for path, exp, mine in parts:
         verdict = compare(exp, mine, rtol=check.rtol, atol=check.atol, path=path)
         leaves += verdict.leaves

@@ -10,6 +10,7 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from grader.core.errors import AssignmentError
+from grader.core.results import FunctionStatus
 from grader.checks.spec import Expected
 from grader.core.codec import decode, encode, read_npz, write_npz
 from grader.grading.pipeline import observed_output, run_checks
@@ -27,11 +28,12 @@ def reference_outputs(
     cache_dir = cache_dir or assignment.folder / ".grader-cache"
     cache = cache_dir / f"{assignment.slug}-{version}.npz"
     if cache.exists():
-        skeleton, arrays = read_npz(str(cache))
-        return _from_stored(decode(skeleton, arrays))
+        skeleton, loaded = read_npz(str(cache))
+        return _from_stored(decode(skeleton, loaded))
 
     run = run_checks(assignment, solution, solution)
-    problems = [f"{f.name}: {f.status} {f.message}" for f in run.build.functions.values() if f.status != "ok"]
+    problems = [f"{f.name}: {f.status.value} {f.message}" for f in run.build.functions.values()
+                if f.status is not FunctionStatus.OK]
     if run.execution.kernel_error:
         problems.append(run.execution.kernel_error)
     stored: dict[str, dict] = {}

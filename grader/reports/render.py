@@ -147,7 +147,7 @@ def _region(raw: Any) -> dict:
     index, where = region.get("index"), as_text(region.get("where"))
     line = re.search(r"line (\d+)$", where)  # "code cell 5, line 3": number the code from there
     return {
-        "index": index if _is_int(index) and index > 0 else None,  # 0: the whole definition
+        "index": index if isinstance(index, int) and index > 0 else None,  # 0: the whole definition
         "where": where,
         "html": _highlight(as_text(region.get("code")), int(line.group(1)) if line else None),
     }
@@ -238,7 +238,7 @@ def _index(i: int, j: int, two_d: bool) -> tuple[int, ...]:
 
 def _indices(raw: Any) -> set[tuple[int, ...]]:
     """``differs`` as index tuples; a bare int means a 1-D index."""
-    found = set()
+    found: set[tuple[int, ...]] = set()
     for item in as_list(raw):
         if _is_int(item):
             found.add((item,))
