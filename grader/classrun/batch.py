@@ -32,6 +32,7 @@ from grader.classrun.gradebook import Gradebook, Item
 from grader.classrun.intake import Intake, StudentWork
 from grader.classrun.pool import Pool, crashed_result
 from grader.classrun.progress import Progress
+from grader.classrun.scratch import run_scratch
 from grader.core.files import sha256_of
 from grader.core.records import Student
 from grader.core.results import CheckStatus, NotebookResult, NotebookStatus
@@ -132,7 +133,7 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
                 progress.start(len(todo))
             if todo:
                 warm = _Warmer(catalog)
-                with _graders(todo, catalog, settings, warm) as graders:
+                with run_scratch() as scratch, _graders(todo, catalog, settings, warm, scratch) as graders:
                     summary.workers = graders.size
                     tick = progress.redraw if progress else (lambda: None)
                     for plan, results, why in graders.run(todo, task=_task, before=warm.for_plan, tick=tick):
@@ -318,7 +319,8 @@ def _write_summary(out: Path, summary: Summary) -> None:
 
 @contextlib.contextmanager
 def run_lock(gradebook: Path) -> Iterator[None]:
-    """An exclusive lock beside the gradebook, released by the system even on ``kill -9``."""
+    """An exclusive lock beside the gradebook, released by the system even on ``kill -9``;
+    the lock file is removed when the run ends (a killed run's is reused by the next)."""
     try:
         import fcntl
     except ImportError:  # not on POSIX: no guard against two runs at once
@@ -326,15 +328,24 @@ def run_lock(gradebook: Path) -> Iterator[None]:
         return
     path = Path(str(gradebook) + ".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
+    while True:
+        handle = open(path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            handle.close()
             raise BatchError(f"another grader run is using {gradebook}; wait for it or pass --gradebook") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        try:  # the file we locked may have been removed by the run before us, just as it ended
+            if os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # removed while still locked, so no run can lock it after us
+        handle.close()
 
 
 class _Interrupts:
@@ -421,9 +432,9 @@ def _quiet_progress(on_result, progress):
     return emit
 
 
-def _graders(todo: list[_Plan], catalog, settings: Settings, warm: _Warmer):
+def _graders(todo: list[_Plan], catalog, settings: Settings, warm: _Warmer, scratch: Path):
     """The local pool, or (``settings.cluster``) a Dask cluster: the same task, the same ``run``."""
-    config = _worker_config(catalog, settings)
+    config = {**_worker_config(catalog, settings), "scratch": str(scratch)}
     if not settings.cluster:
         return Pool(min(settings.workers or default_workers(), len(todo)), config)
     from grader.classrun.cluster import Cluster

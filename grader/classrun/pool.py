@@ -9,7 +9,10 @@ and waits on all of them at once. A worker:
   process it started (Jupyter kernels lead process groups of their own, so each group is
   killed whole) and exits. The parent stops workers with ``STOP_SIGNAL`` because nbclient
   takes over SIGINT and SIGTERM while a notebook runs;
-* answers every task with one result per notebook, even when the grader itself fails.
+* answers every task with one result per notebook, even when the grader itself fails;
+* keeps its temporary files (the check inputs, every kernel's working directory) in one
+  folder of its own, inside the run's (``config["scratch"]``), and removes it when it stops;
+  if it is killed outright, the parent removes the run's folder with it.
 
 A worker that dies while grading costs only its student; the pool starts a new one.
 """
@@ -18,8 +21,10 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from multiprocessing.connection import wait
@@ -129,11 +134,20 @@ def worker_main(conn, config: dict, parent: int) -> None:
     """Grade students sent by the parent until it sends None, goes away, or says stop (SIGTERM)."""
     with contextlib.suppress(OSError, AttributeError):
         os.setpgid(0, 0)
-    signal.signal(STOP_SIGNAL, lambda *_: stop_worker())
-    signal.signal(signal.SIGTERM, lambda *_: stop_worker())
+    from grader.grading.pipeline import PreparedInputs
+
+    scratch = _own_scratch(config.get("scratch"))
+    inputs = PreparedInputs()
+
+    def cleanup() -> None:
+        inputs.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    signal.signal(STOP_SIGNAL, lambda *_: stop_worker(cleanup=cleanup))
+    signal.signal(signal.SIGTERM, lambda *_: stop_worker(cleanup=cleanup))
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(parent, cleanup), daemon=True).start()
 
     from grader.grading.catalog import Catalog
 
@@ -145,18 +159,32 @@ def worker_main(conn, config: dict, parent: int) -> None:
             break
         if task is None:
             break
-        conn.send(grade_task(task, catalog, config))
-    stop_worker(code=0)
+        conn.send(grade_task(task, catalog, config, inputs))
+    stop_worker(code=0, cleanup=cleanup)
 
 
-def grade_task(task: dict, catalog, config: dict) -> list[NotebookResult]:
-    """One student's results; a grader bug costs this student ('crashed' results), not the class."""
+def _own_scratch(run_scratch: str | None) -> Path:
+    """This worker's temporary folder, inside the run's when there is one; every temporary
+    file the worker and its helpers make goes there (``tempfile`` and ``TMPDIR``)."""
+    base = run_scratch if run_scratch and os.path.isdir(run_scratch) else None
+    folder = tempfile.mkdtemp(prefix="w-" if base else "grader-worker-", dir=base)  # short: kernels put sockets below
+    os.chmod(folder, 0o711)  # a kernel's own user passes through to its working directory
+    tempfile.tempdir = folder
+    os.environ["TMPDIR"] = folder
+    return Path(folder)
+
+
+def grade_task(task: dict, catalog, config: dict, inputs=None) -> list[NotebookResult]:
+    """One student's results; a grader bug costs this student ('crashed' results), not the class.
+
+    ``inputs`` (a ``pipeline.PreparedInputs``) is the worker's, kept for all its students.
+    """
     from grader.grading.grade import grade_student
 
     notebooks = [Path(p) for p in task["notebooks"]]
     try:
         return grade_student(notebooks, catalog, student=task["student"], assignments=task["assignments"],
-                             fallback=config["fallback"], **_engine_options(config))
+                             fallback=config["fallback"], inputs=inputs, **_engine_options(config))
     except Exception as exc:
         message = f"the grader failed on this student: {type(exc).__name__}: {exc}"
         return [crashed_result(catalog, task["student"], p, slug, message)
@@ -180,14 +208,14 @@ def _engine_options(config: dict) -> dict:
             "options": Options(hidden=list(config.get("hidden", [])), contain=config.get("contain", True))}
 
 
-def _watch_parent(parent: int) -> None:
+def _watch_parent(parent: int, cleanup: Callable[[], None]) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
-    stop_worker()
+    stop_worker(cleanup=cleanup)
 
 
-def stop_worker(code: int = 1) -> None:
-    """Kill every process this worker started, then exit at once."""
+def stop_worker(code: int = 1, cleanup: Callable[[], None] = lambda: None) -> None:
+    """Kill every process this worker started, remove its files (``cleanup``), then exit at once."""
     mine = descendants(os.getpid())
     for pid in mine:
         with contextlib.suppress(OSError):
@@ -197,6 +225,8 @@ def stop_worker(code: int = 1) -> None:
     for pid in mine:
         with contextlib.suppress(OSError):
             os.waitpid(pid, 0)  # reaps our own children; the others go to init
+    with contextlib.suppress(Exception):
+        cleanup()
     with contextlib.suppress(Exception):
         sys.stdout.flush()
         sys.stderr.flush()

@@ -18,7 +18,7 @@ from grader.grading.catalog import Catalog
 from grader.notebook.build import FunctionBuild
 from grader.checks.compare import Difference, Verdict, compare
 from grader.kernel.execute import Options
-from grader.grading.pipeline import Plan, Run, observed_output, plan, run_plans
+from grader.grading.pipeline import Plan, PreparedInputs, Run, observed_output, plan, prepared, run_plans
 from grader.notebook.reader import ReadError, read_notebook
 from grader import __version__
 from grader.core.results import (
@@ -40,13 +40,23 @@ def grade_notebook(
 def grade_student(
     notebooks: list[Path], catalog: Catalog, *, student: str, assignments: list[str | None] | None = None,
     fallback: bool = True, limits: dict | None = None, options: Options | None = None,
+    inputs: PreparedInputs | None = None,
 ) -> list[NotebookResult]:
     """Grade all of one student's notebooks in one kernel; one result per notebook, in order.
 
     ``assignments`` optionally names each notebook's assignment (None: recognise it);
     ``limits`` overrides kernel limits (names as in ``containment.Limits``); ``options``
-    says how kernels start and which folders they must not see.
+    says how kernels start and which folders they must not see. ``inputs`` (kept open by
+    the caller, as a worker does for all its students) saves writing the check inputs again;
+    without it they are written for this call and removed after it.
     """
+    with prepared(inputs) as ready:
+        return _grade_student(notebooks, catalog, student, assignments, fallback, limits, options, ready)
+
+
+def _grade_student(notebooks: list[Path], catalog: Catalog, student: str, assignments: list[str | None] | None,
+                   fallback: bool, limits: dict | None, options: Options | None,
+                   inputs: PreparedInputs) -> list[NotebookResult]:
     started = time.perf_counter()
     options = options or Options()
     if options.fork:
@@ -70,18 +80,18 @@ def grade_student(
                                          _guess(catalog, path, name)))
             continue
         catalog.expected(chosen)  # the reference run, if not cached, before any student code
-        plans.append((len(results), plan(chosen, catalog.scaffold(chosen), nb, fallback=fallback, limits=limits,
-                           facts=catalog.scaffold_facts(chosen)),
-                      source, chosen))
+        built = plan(chosen, catalog.scaffold(chosen), nb, inputs=inputs, fallback=fallback, limits=limits,
+                     facts=catalog.scaffold_facts(chosen))
+        plans.append((len(results), built, source, chosen))
         results.append(None)
     options = replace(options, hidden=default_hidden(catalog, notebooks, options.hidden))
     runs = run_plans([p for _, p, _, _ in plans], options)
-    prepared = time.perf_counter() - started - sum(r.execution.seconds for r in runs)
+    overhead = time.perf_counter() - started - sum(r.execution.seconds for r in runs)
     for (index, _, source, chosen), run in zip(plans, runs):
         results[index] = _notebook_result(catalog, chosen, student, source, run,
                                           {"total": round(time.perf_counter() - started, 3),
                                            "execute": round(run.execution.seconds, 3),
-                                           "overhead": round(prepared / max(1, len(runs)), 3)})
+                                           "overhead": round(overhead / max(1, len(runs)), 3)})
     return [r for r in results if r is not None]
 
 

@@ -1,7 +1,7 @@
 """Build and run one notebook's checks: the part shared by grading and the reference run."""
 from __future__ import annotations
 
-import atexit
+import contextlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -40,22 +40,45 @@ def make_call(assignment: Assignment, check: Check) -> Call:
     return Call(check.name, check.function, kwargs, check.seed, check.observe)
 
 
-# Inputs are the same for every student: built and written once per assignment and process.
-_inputs: dict[int, tuple[Assignment, dict[str, Call], Path]] = {}
-_inputs_dir: list[Path] = []
+class PreparedInputs:
+    """Each assignment's check inputs, built once and written once to a folder of their own.
+
+    The same for every student, so a worker keeps one for all its students. Whoever makes
+    one closes it (``close()`` or ``with``), which removes the folder: nothing is left to
+    an exit handler, which a worker ending with ``os._exit`` would skip.
+    """
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+        self._prepared: dict[int, tuple[Assignment, dict[str, Call], Path]] = {}
+
+    def calls_and_path(self, assignment: Assignment) -> tuple[dict[str, Call], Path]:
+        cached = self._prepared.get(id(assignment))
+        if cached is None or cached[0] is not assignment:
+            calls = {c.name: make_call(assignment, c) for c in assignment.runs}
+            if self.folder is None:
+                self.folder = Path(tempfile.mkdtemp(prefix="grader-inputs-"))
+            path = write_inputs(list(calls.values()), self.folder / f"{assignment.slug}-{len(self._prepared)}.npz")
+            path.chmod(0o444)
+            cached = self._prepared[id(assignment)] = (assignment, calls, path)
+        return cached[1], cached[2]
+
+    def close(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder = None
+        self._prepared.clear()
+
+    def __enter__(self) -> "PreparedInputs":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-def _calls_and_inputs(assignment: Assignment) -> tuple[dict[str, Call], Path]:
-    cached = _inputs.get(id(assignment))
-    if cached is None or cached[0] is not assignment:
-        calls = {c.name: make_call(assignment, c) for c in assignment.runs}
-        if not _inputs_dir:
-            _inputs_dir.append(Path(tempfile.mkdtemp(prefix="grader-inputs-")))
-            atexit.register(shutil.rmtree, _inputs_dir[0], True)
-        path = write_inputs(list(calls.values()), _inputs_dir[0] / f"{assignment.slug}-{len(_inputs)}.npz")
-        path.chmod(0o444)
-        cached = _inputs[id(assignment)] = (assignment, calls, path)
-    return cached[1], cached[2]
+def prepared(inputs: PreparedInputs | None) -> contextlib.AbstractContextManager[PreparedInputs]:
+    """``inputs`` left open for its owner, or a fresh one closed when the block ends."""
+    return contextlib.nullcontext(inputs) if inputs is not None else PreparedInputs()
 
 
 def assignment_limits(assignment: Assignment, overrides: dict | None = None) -> Limits:
@@ -64,10 +87,10 @@ def assignment_limits(assignment: Assignment, overrides: dict | None = None) -> 
     return limits.updated(**(overrides or {}))
 
 
-def plan(assignment: Assignment, scaffold: NotebookNode, submission: NotebookNode, *,
+def plan(assignment: Assignment, scaffold: NotebookNode, submission: NotebookNode, *, inputs: PreparedInputs,
          fallback: bool = True, limits: dict | None = None, facts: ScaffoldFacts | None = None) -> Plan:
     built = build(assignment, scaffold, submission, fallback=fallback, facts=facts)
-    all_calls, inputs = _calls_and_inputs(assignment)
+    all_calls, inputs_path = inputs.calls_and_path(assignment)
     calls = {c.name: all_calls[c.name] for c in assignment.runs
              if built.functions[c.function].status.runnable}
     assert assignment.folder is not None
@@ -76,7 +99,7 @@ def plan(assignment: Assignment, scaffold: NotebookNode, submission: NotebookNod
         if fb.status.runnable:
             defines.setdefault(fb.cell, []).append(fb.name)
     job = Job(built.cells, list(calls.values()), [assignment.folder / name for name in assignment.files],
-              defines=defines, inputs=inputs, limits=assignment_limits(assignment, limits))
+              defines=defines, inputs=inputs_path, limits=assignment_limits(assignment, limits))
     return Plan(assignment, built, calls, job)
 
 
@@ -89,8 +112,11 @@ def run_plans(plans: list[Plan], options: Options | None = None) -> list[Run]:
 def run_checks(
     assignment: Assignment, scaffold: NotebookNode, submission: NotebookNode, *,
     fallback: bool = True, limits: dict | None = None, options: Options | None = None,
+    inputs: PreparedInputs | None = None,
 ) -> Run:
-    return run_plans([plan(assignment, scaffold, submission, fallback=fallback, limits=limits)], options)[0]
+    with prepared(inputs) as ready:
+        built = plan(assignment, scaffold, submission, inputs=ready, fallback=fallback, limits=limits)
+        return run_plans([built], options)[0]
 
 
 def observed_output(assignment: Assignment, check: Check, output: dict) -> dict:
