@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["check", "check_notebook", "export", "grade", "grade_class", "release", "__version__"]
+__all__ = ["check", "check_notebook", "export", "feedback", "grade", "grade_class", "release", "__version__"]
 
 if TYPE_CHECKING:
-    from grader.api import check_notebook, export, grade_class, release
+    from grader.api import check_notebook, export, feedback, grade_class, release
     from grader.core.results import NotebookResult
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("grade_class", "check_notebook", "export", "release"):
+    if name in ("grade_class", "check_notebook", "export", "feedback", "release"):
         from grader import api
 
         return getattr(api, name)

@@ -16,7 +16,8 @@ from grader.classrun.intake import PRESETS
 from grader.core.errors import UsageError
 from grader.core.results import NotebookResult
 
-__all__ = ["PRESETS", "CheckedNotebook", "ClassGrades", "check_notebook", "export", "grade_class", "release"]
+__all__ = ["PRESETS", "CheckedNotebook", "ClassGrades", "check_notebook", "export", "feedback", "grade_class",
+           "release"]
 
 if TYPE_CHECKING:  # heavy modules load when a function runs, so `import grader` stays cheap
     from grader.classrun.batch import Summary
@@ -177,6 +178,29 @@ def export(
     else:
         made = lms.jsonl(records, columns)
     return replace(made, warnings=warnings + made.warnings, assignments=len(columns))
+
+
+def feedback(
+    *, solutions: str | Path = "solutions", gradebook: str | Path = "reports/gradebook.sqlite",
+    out: str | Path = "reports/feedback", reveal: str | None = None,
+) -> list[Path]:
+    """Feedback pages a student can be handed, one per student, from the gradebook's latest results.
+
+    Hidden checks show as much as each assignment's ``feedback`` setting allows, or as
+    ``reveal`` (none, message, full) says for all of them; returns the pages written.
+    """
+    from grader.lms.export import records_from_gradebook
+    from grader.reports.feedback import REVEAL_LEVELS, write_feedback
+
+    if reveal is not None and reveal not in REVEAL_LEVELS:
+        raise UsageError(f"unknown --reveal {reveal!r}; choose one of {', '.join(REVEAL_LEVELS)}")
+    catalog = _instructor_catalog(solutions)
+    levels = {a.slug: reveal or a.feedback for a in catalog.assignments}
+    records = records_from_gradebook(Path(gradebook))
+    if not records:
+        raise UsageError(f"no graded submissions in {gradebook}")
+    return [write_feedback(list(r.results.values()), Path(out), student=r.student.key, reveal_of=levels)
+            for r in records if r.results]
 
 
 def _instructor_catalog(solutions: str | Path):

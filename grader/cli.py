@@ -175,6 +175,7 @@ def parser() -> argparse.ArgumentParser:
                    help="the students' folder to write (default: %(default)s)")
     r.set_defaults(run=cmd_release)
     _export_parser(sub)
+    _feedback_parser(sub)
     from grader.lms import gradescope
 
     gradescope.add_parser(sub)
@@ -260,6 +261,29 @@ def _export_parser(sub) -> None:
                            help="one feedback column, or one per assignment (default: %(default)s)")
         p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors and warnings")
         p.set_defaults(run=cmd_export)
+
+
+def _feedback_parser(sub) -> None:
+    from grader.reports.feedback import REVEAL_LEVELS
+
+    made = api.feedback
+    f = sub.add_parser("feedback", help="feedback pages to hand to students (hidden checks kept hidden)",
+                       description="One page per student from the gradebook's latest results, safe to hand "
+                                   "back: hidden checks show no inputs or expected values.")
+    f.add_argument("--solutions", default=default_of(made, "solutions"), help="instructor folder (default: %(default)s)")
+    f.add_argument("--gradebook", default=default_of(made, "gradebook"), help="the gradebook (default: %(default)s)")
+    f.add_argument("--out", default=default_of(made, "out"), help="where the pages go (default: %(default)s)")
+    f.add_argument("--reveal", choices=REVEAL_LEVELS,
+                   help="how much of each hidden check to show, for every assignment: none (a count per "
+                        "function), message (pass/fail and a plain message), full (everything) "
+                        "(default: each assignment's own setting, usually message)")
+    f.set_defaults(run=cmd_feedback)
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    pages = api.feedback(solutions=args.solutions, gradebook=args.gradebook, out=args.out, reveal=args.reveal)
+    print(f"{len(pages)} feedback pages in {args.out}")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -448,7 +448,10 @@ ATTACKS = [
            AFTER_GCN, WRONG_MESSAGE, region=FAKE_PASSING_OUTPUT,
            defence="printed and displayed output is never read for grading"),
     Attack("import_grader", "imports grader and patches compare, score and judge", AFTER_GCN,
-           WRONG_MESSAGE, region=IMPORT_GRADER, defence="comparison and scoring in the grader's process"),
+           WRONG_MESSAGE, region=IMPORT_GRADER, defence="comparison and scoring in the grader's process",
+           # importing the grader in a kernel takes seconds (nbformat's schema checks): its patches
+           # must be seen to fail, not cut short by the 2 s per check
+           limits={"cell_seconds": 30}),
     Attack("hard_coded_public_outputs", "every region returns the released expected output", 0,
            HARD_CODED, edits=HARD_CODED_EDITS, defence="twins of the public checks; hidden checks"),
     Attack("redefined_in_another_region", "forward_propagation's region replaces gradient_check_n",

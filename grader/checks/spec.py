@@ -100,6 +100,9 @@ class Assignment:
     limits: tuple[tuple[str, Any], ...] = ()
     # The assignment's worth when hidden checks are left out (student mode); else ``points``.
     full_points: float | None = None
+    # How much of a hidden check the feedback handed to students shows: none, message or full
+    # (grader/reports/feedback.py); the instructor's reports always show everything.
+    feedback: str = "message"
 
     def __post_init__(self) -> None:
         total = sum(c.points for c in self.checks)
