@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from grader.classrun.intake import PRESETS
 from grader.core.errors import UsageError
-from grader.core.results import NotebookResult
+from grader.core.results import NotebookResult, ReviewPolicy
 
 __all__ = ["PRESETS", "CheckedNotebook", "ClassGrades", "check_notebook", "export", "feedback", "grade_class",
            "release"]
@@ -56,13 +56,15 @@ def grade_class(
     gradebook: str | Path | None = None, preset: str = "auto", pattern: str | None = None,
     roster: str | Path | None = None, student: str | None = None, assignment: str | None = None,
     workers: int | None = None, force: bool = False, fallback: bool = True, limits: dict | None = None,
-    contain: bool = True, cluster: str | None = None,
+    contain: bool = True, cluster: str | None = None, review_policy: str = "regions",
     on_result: Callable[[Student, NotebookResult, bool], None] | None = None, progress: Progress | None = None,
 ) -> ClassGrades:
     """Grade every submission under ``paths`` (folders, notebooks, LMS zips) into ``out``.
 
     Results, reports, the class overview and the gradebook are written as students finish;
-    a rerun grades only what changed (``force`` grades everything again).
+    a rerun grades only what changed (``force`` grades everything again). ``review_policy``:
+    what a function gets when the student's whole definition scores higher than its regions
+    (``regions``, ``best``, or ``strict`` for no second opinion; docs/checks.md).
     """
     from grader.classrun.batch import Settings, run_class
     from grader.classrun.intake import collect
@@ -82,15 +84,17 @@ def grade_class(
     recorded = {"paths": [str(p) for p in paths], "solutions": str(solutions), "out": str(out),
                 "gradebook": str(book), "preset": preset, "pattern": pattern, "roster": str(roster or ""),
                 "student": student, "assignment": assignment, "workers": workers, "force": force,
-                "fallback": fallback, "limits": dict(limits or {}), "contain": contain, "cluster": cluster}
+                "fallback": fallback, "limits": dict(limits or {}), "contain": contain, "cluster": cluster,
+                "review_policy": review_policy}
     settings = Settings(out=out, gradebook=book, workers=workers, force=force, fallback=fallback,
+                        review_policy=_review_policy(review_policy).value,
                         limits=dict(limits or {}), contain=contain, cluster=cluster, options=recorded)
     summary = run_class(intake, catalog, settings, on_result=on_result, progress=progress)
     return ClassGrades(summary=summary, intake=intake, gradebook=book)
 
 
 def check_notebook(notebook: str | Path, *, assignments: str | Path | None = None, student: str | None = None,
-                   out: str | Path = "reports") -> CheckedNotebook:
+                   out: str | Path = "reports", review_policy: str = "regions") -> CheckedNotebook:
     """A student's self-check: the public checks on one notebook, a report under ``out``.
 
     ``assignments`` is the released folder; by default the notebook's own, else
@@ -106,11 +110,21 @@ def check_notebook(notebook: str | Path, *, assignments: str | Path | None = Non
     if not notebook.is_file():
         what = "is a folder; grader check takes one notebook" if notebook.is_dir() else "no such file"
         raise UsageError(f"nothing to grade: {notebook}: {what}")
-    result = grade_notebook(notebook, Catalog(released_folder(notebook, assignments)), student=student)
+    policy = _review_policy(review_policy)
+    result = grade_notebook(notebook, Catalog(released_folder(notebook, assignments)), student=student,
+                            review_policy=policy)
     out = Path(out)
     write_result(result, out / safe_file_name(result.student) / f"{safe_file_name(notebook.stem)}.json")
     report = write_student_report([result.to_dict()], out, student=result.student)
     return CheckedNotebook(result=result, report=report)
+
+
+def _review_policy(name: str) -> ReviewPolicy:
+    try:
+        return ReviewPolicy(name)
+    except ValueError:
+        choices = ", ".join(p.value for p in ReviewPolicy)
+        raise UsageError(f"unknown review policy {name!r}: choose one of {choices}") from None
 
 
 def released_folder(notebook: Path, given: str | Path | None) -> Path:

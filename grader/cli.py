@@ -39,7 +39,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         done = api.grade_class(
             args.paths, solutions=args.solutions, out=args.out, gradebook=args.gradebook, preset=args.preset,
             pattern=args.pattern, roster=args.roster, student=args.student, assignment=args.assignment,
-            workers=args.workers, force=args.force, fallback=not args.no_fallback, limits=dict(args.limit or []),
+            workers=args.workers, force=args.force, fallback=not args.no_fallback,
+            review_policy=args.review_policy, limits=dict(args.limit or []),
             contain=not args.no_contain, cluster=args.cluster, on_result=printer,
             progress=None if args.quiet else Progress())
     except KeyboardInterrupt:  # a second Ctrl-C while the first one was being handled
@@ -99,7 +100,8 @@ def _intake_listing(intake) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    checked = api.check_notebook(args.notebook, assignments=args.assignments, student=args.student, out=args.out)
+    checked = api.check_notebook(args.notebook, assignments=args.assignments, student=args.student, out=args.out,
+                                 review_policy=args.review_policy)
     if args.json:
         json.dump(checked.result.to_dict(), sys.stdout, indent=1, default=str)
         print()
@@ -124,6 +126,8 @@ def format_table(result: NotebookResult) -> str:
     title = result.assignment.title if result.assignment else "?"
     lines.append(f"\n{title}: {result.score:g} / {result.max_score:g}"
                  + (" (public checks only)" if result.mode == "student" else ""))
+    for f in result.needs_review:
+        lines.append(f"needs review: {f.name}: {f.review_line}")
     for note in result.flags + result.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
@@ -161,6 +165,16 @@ def _limit(text: str):
         return parse_limit(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_review_policy(command: argparse.ArgumentParser) -> None:
+    from grader.core.results import ReviewPolicy
+
+    command.add_argument(
+        "--review-policy", choices=[p.value for p in ReviewPolicy], default=ReviewPolicy.REGIONS.value,
+        help="when the student's whole definition scores higher than the regions: 'regions' keeps the "
+             "regions' score and flags the function for review (default), 'best' takes the higher score "
+             "and flags it, 'strict' runs no second opinion")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -206,6 +220,7 @@ def _grade_parser(sub) -> None:
     g.add_argument("--student", help="student name (default: from the file's name or folder)")
     g.add_argument("--no-fallback", action="store_true",
                    help="do not grade a whole definition when a function's markers were deleted")
+    _add_review_policy(g)
     g.add_argument("--limit", action="append", type=_limit, metavar="NAME=VALUE",
                    help="kernel limit, repeatable: cell_seconds, submission_seconds, cpu_seconds, "
                         "memory_bytes, processes, file_bytes, output_bytes (e.g. memory_bytes=2G)")
@@ -228,6 +243,7 @@ def _check_parser(sub) -> None:
                    help="where the result and report go (default: %(default)s)")
     c.add_argument("--student", help="your name on the report (default: from the file's folder)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_review_policy(c)
     c.set_defaults(run=cmd_check)
 
 

@@ -43,6 +43,10 @@ class Scenario:
     untouched: bool = False  # every check "not attempted"
     released: bool = False  # start from assignments/ instead of solutions/
     says: tuple[str, ...] = ()  # phrases the result's notes and flags must hold
+    # function -> words its review reason must hold: the student's whole definition is correct
+    # but the regions are not, so the function is flagged with the whole definition's full marks
+    reviews: dict = field(default_factory=dict)
+    messages: dict = field(default_factory=dict)  # check -> words its message must hold
 
 
 # ---- transforms a student's editor or hands apply ----------------------------------
@@ -145,7 +149,62 @@ def redefine_below(function, source):
     return redefine
 
 
+def _function_cell(nb, function):
+    for cell in nb.cells:
+        if cell.cell_type == "code" and f"def {function}(" in cell.source:
+            return cell
+    raise LookupError(f"no cell defines {function}")
+
+
+def code_above_start(function, index):
+    """The student's working code for region ``index`` sits just above its START marker;
+    the region itself is left empty."""
+    def move(nb):
+        cell = _function_cell(nb, function)
+        lines = normalise_source(cell.source).split("\n")
+        region = extract("\n".join(lines), function).regions[index - 1]
+        body = lines[region.start + 1 : region.end]
+        lines[region.start : region.end] = body + [lines[region.start]]
+        cell.source = "\n".join(lines)
+    move.__name__ = f"code_above_start_of_{function}_{index}"
+    return move
+
+
+def line_above_start(function, index, line):
+    """A line the student put inside the function just above region ``index``'s START marker."""
+    def insert(nb):
+        cell = _function_cell(nb, function)
+        lines = normalise_source(cell.source).split("\n")
+        region = extract("\n".join(lines), function).regions[index - 1]
+        lines.insert(region.start, " " * region.indent + line)
+        cell.source = "\n".join(lines)
+    insert.__name__ = f"line_above_start_of_{function}_{index}"
+    return insert
+
+
+def rename_in(function, old, new):
+    """A scaffold variable renamed everywhere in the function, regions included."""
+    def rename(nb):
+        cell = _function_cell(nb, function)
+        cell.source = re.sub(rf"\b{old}\b", new, cell.source)
+    rename.__name__ = f"rename_{old}_in_{function}"
+    return rename
+
+
+def replace_in(function, old, new):
+    """One piece of text of the function's cell written another way."""
+    def replace(nb):
+        cell = _function_cell(nb, function)
+        assert old in cell.source, old
+        cell.source = cell.source.replace(old, new)
+    replace.__name__ = f"replace_in_{function}"
+    return replace
+
+
 # ---- the scenarios -------------------------------------------------------------------
+
+GRADIENT_CHECK = ("gradient_check_x2_theta4", "gradient_check_negative", "gradient_check_step")
+FIX_BACKWARD_FIRST = "uses your `backward_propagation`, which fails its own checks; fix that first"
 
 SCENARIOS = [
     Scenario("gc_reference_code", GC, "the reference code in every region"),
@@ -199,6 +258,31 @@ SCENARIOS = [
              edits={("gradient_check_n", 3): "gradapprox[i] = (J_plus[i] - J_minus[i] / (2 * epsilon)"},
              loses=("gradient_check_n_given_backprop", "gradient_check_n_correct_backprop",
                     "gradient_check_n_step", "gradient_check_n_other_network")),
+    Scenario("gc_code_above_start", GC, "gradient_check's first region left empty, its code written just above "
+             "the START marker: the regions score 0, the whole definition full marks (needs review)",
+             transforms=(code_above_start("gradient_check", 1),), loses=GRADIENT_CHECK,
+             reviews={"gradient_check": "your code sits above the START marker of region 1"}),
+    Scenario("gc_import_math_outside_region", GC, "`import math` inside gradient_check_n above the last START "
+             "marker, math.sqrt used in the region: NameError by regions, full marks whole (needs review)",
+             edits={("gradient_check_n", 4): "numerator = math.sqrt(np.sum((grad - gradapprox) ** 2))\n"
+                    "denominator = math.sqrt(np.sum(grad ** 2)) + math.sqrt(np.sum(gradapprox ** 2))\n"
+                    "difference = numerator / denominator"},
+             transforms=(line_above_start("gradient_check_n", 4, "import math"),),
+             loses=("gradient_check_n_given_backprop", "gradient_check_n_correct_backprop",
+                    "gradient_check_n_step", "gradient_check_n_other_network"),
+             reviews={"gradient_check_n": "`import math` is outside the regions"}),
+    Scenario("gc_backward_hard_coded", GC, "backward_propagation returns the example's 2: gradient_check, which "
+             "calls it, names it instead of reading 'looks hard-coded'",
+             edits={("backward_propagation", 1): "dtheta = 2"},
+             loses=("backward_x2_theta4", "backward_negative_theta", "backward_other_x", "backward_theta_zero")
+             + GRADIENT_CHECK,
+             messages={c: FIX_BACKWARD_FIRST for c in GRADIENT_CHECK}),
+    Scenario("gc_backward_returns_theta", GC, "backward_propagation returns theta: gradient_check names it and "
+             "withholds its own hints ('gradapprox looks twice too large' would blame it)",
+             edits={("backward_propagation", 1): "dtheta = theta"},
+             loses=("backward_x2_theta4", "backward_negative_theta", "backward_other_x", "backward_theta_zero")
+             + GRADIENT_CHECK,
+             messages={c: FIX_BACKWARD_FIRST for c in GRADIENT_CHECK}),
     Scenario("init_reference_code", INIT, "the reference code in every region"),
     Scenario("init_released_untouched", INIT, "the released notebook, nothing filled in", released=True, untouched=True),
     Scenario("init_xavier_scale", INIT, "He written with Xavier's sqrt(1 / n)",
@@ -274,7 +358,9 @@ SCENARIOS = [
              "regions as released, complete correct definitions without markers pasted in a last cell: "
              "the regions count, so nothing is attempted",
              released=True, untouched=True, transforms=(paste_complete_definitions(GC),),
-             says=("gradient_check_n: the definition at code cell", "was ignored (it has no START/END markers)")),
+             says=("gradient_check_n: the definition at code cell", "was ignored (it has no START/END markers)"),
+             reviews={f: f"defines `{f}` again (it has no START/END markers)" for f in
+                      ("forward_propagation", "backward_propagation", "gradient_check", "gradient_check_n")}),
     Scenario("opt_wrong_redefinition_below_marked", OPT,
              "correct marked momentum, then a wrong unmarked redefinition in a later cell: the marked one counts",
              transforms=(redefine_below("update_parameters_with_momentum",
@@ -291,6 +377,18 @@ SCENARIOS = [
     Scenario("opt_markers_in_wrong_order", OPT, "END above START in update_parameters_with_gd",
              transforms=(swap_markers_of("update_parameters_with_gd"),),
              says=("update_parameters_with_gd: START/END markers broken (an END marker at code cell",)),
+    Scenario("opt_renamed_scaffold_variable", OPT, "num_complete_minibatches renamed n_batches throughout "
+             "random_mini_batches, regions included: bound the same way as ours, so read as ours (a note); "
+             "the second opinion agrees, so no review",
+             transforms=(rename_in("random_mini_batches", "num_complete_minibatches", "n_batches"),),
+             says=("`n_batches`, which the notebook's own code around the regions binds",)),
+    Scenario("opt_renamed_and_recomputed_scaffold_variable", OPT, "num_complete_minibatches renamed n_batches "
+             "and computed as m // mini_batch_size: NameError by regions, full marks whole (needs review)",
+             transforms=(rename_in("random_mini_batches", "num_complete_minibatches", "n_batches"),
+                         replace_in("random_mini_batches", "n_batches = math.floor(m / mini_batch_size)",
+                                    "n_batches = m // mini_batch_size")),
+             loses=("mini_batches_148_by_64", "mini_batches_remainder", "mini_batches_single_partial"),
+             reviews={"random_mini_batches": "`num_complete_minibatches` is renamed `n_batches`"}),
 ]
 
 
@@ -327,7 +425,9 @@ def make(scenario: Scenario) -> Path:
 
 def manifest() -> list[dict]:
     return [{"file": f"{s.name}.ipynb", "notebook": s.notebook, "why": s.why, "loses": list(s.loses),
-             "untouched": s.untouched, **({"says": list(s.says)} if s.says else {})} for s in SCENARIOS]
+             "untouched": s.untouched, **({"says": list(s.says)} if s.says else {}),
+             **({"reviews": s.reviews} if s.reviews else {}), **({"messages": s.messages} if s.messages else {})}
+            for s in SCENARIOS]
 
 
 # The bundled sample class (the README's main command grades it): student -> files.

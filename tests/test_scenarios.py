@@ -33,6 +33,18 @@ def test_scenario_gets_its_grade(scenario, catalog):
     told = " ".join(result["notes"] + result["flags"])
     for phrase in scenario.get("says", []):
         assert phrase in told, (phrase, told)
+    reviews = scenario.get("reviews", {})
+    reviewed = {f["name"]: f for f in result["functions"] if f["review"]}
+    assert set(reviewed) == set(reviews), {n: f["review"] for n, f in reviewed.items()}
+    for name, words in reviews.items():
+        review = reviewed[name]["review"]
+        assert words in review["reason"], review
+        assert review["kept"] == "regions"  # the default policy: the regions' grade stands...
+        assert review["other_score"] == pytest.approx(reviewed[name]["max_score"])  # ...and shows the better one
+    for name, words in scenario.get("messages", {}).items():
+        assert words in checks[name]["message"], checks[name]
+    for check in checks.values():  # a dependency is named instead of hinting at the wrong function
+        assert not ("fix that first" in check["message"] and check["hint"]), check
     if scenario["untouched"]:
         assert {c["status"] for c in checks.values()} == {"not_attempted"}
         assert result["score"] == 0

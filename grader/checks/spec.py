@@ -61,6 +61,9 @@ class Check:
     # (never released). The check's points need this "twin" call to pass as well, so an
     # answer hard-coded for the released inputs earns nothing.
     twin: Callable[..., Any] | None = None
+    # Graded functions this check's function calls, named (and hints withheld) when they fail
+    # their own checks. None: the ones the student's built definition calls.
+    uses: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.points <= 0:

@@ -67,6 +67,9 @@ class Summary:
     average: float | None = None  # over the class's latest totals
     max_total: float = 0.0
     averages: dict = field(default_factory=dict)  # assignment title -> [average, max]
+    review_policy: str = "regions"
+    # every function of the class's latest results whose second opinion scores higher
+    needs_review: list = field(default_factory=list)
     overview: str = ""
 
     @property
@@ -84,6 +87,7 @@ class Settings:
     workers: int | None = None
     force: bool = False
     fallback: bool = True
+    review_policy: str = "regions"  # a ReviewPolicy value: what a higher second opinion gets
     options: dict = field(default_factory=dict)  # what the run was asked to do, as recorded
     limits: dict = field(default_factory=dict)  # kernel limits over the assignments' own
     contain: bool = True  # namespaces and a user of its own for each kernel, where possible
@@ -117,7 +121,7 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
                       superseded=sum(len(w.superseded) for w in intake.students),
                       unmatched_notebooks=sum(u.path.lower().endswith(".ipynb") for u in intake.unmatched),
                       set_aside=[_set_aside(work, sub) for work in intake.students for sub in work.superseded],
-                      notes=list(intake.notes))
+                      notes=list(intake.notes), review_policy=settings.review_policy)
     with run_lock(settings.gradebook), Gradebook(settings.gradebook) as book, _Interrupts() as interrupts:
         summary.run_id = book.start_run(settings.options)
         book.record_unmatched(summary.run_id, [(u.path, u.reason) for u in intake.unmatched])
@@ -178,7 +182,8 @@ def _plan(work: StudentWork, book: Gradebook, catalog, settings: Settings) -> _P
     for index, sub in enumerate(work.submissions):
         digest = sha256_of(sub.path)
         reused = None if settings.force else book.reusable_result(
-            work.student.key, digest, sub.assignment, settings.fallback, lambda slug: version_of(catalog, slug))
+            work.student.key, digest, sub.assignment, settings.fallback, lambda slug: version_of(catalog, slug),
+            review_policy=settings.review_policy)
         items.append(Item(path=sub.path, name=sub.name, sha256=digest, requested=sub.assignment,
                           attempt=sub.attempt, late=sub.late, action="unchanged" if reused else "graded",
                           reused=reused, fallback=settings.fallback))
@@ -293,6 +298,10 @@ def _class_figures(book: Gradebook, catalog, summary: Summary, out: Path) -> Non
         scores = [r.results[slug].get("score", 0.0) for r in records if slug in r.results]
         if scores:
             summary.averages[title] = [round(statistics.fmean(scores), 2), points]
+    summary.needs_review = [
+        {"student": r.student.key, "assignment": (result.get("assignment") or {}).get("slug"),
+         "function": f.get("name"), "score": f.get("score"), "max_score": f.get("max_score"), **f["review"]}
+        for r in records for result in r.results.values() for f in result.get("functions", ()) if f.get("review")]
     summary.overview = write_overview(records, out, catalog, book.problems(summary.run_id))
 
 
@@ -447,7 +456,8 @@ def _graders(todo: list[_Plan], catalog, settings: Settings, warm: _Warmer, scra
 def _worker_config(catalog, settings: Settings) -> dict:
     hidden = {str(Path(settings.out).resolve()), str(Path(settings.gradebook).resolve().parent)}
     return {"solutions": str(catalog.folder), "cache_dir": str(catalog.cache_dir or ""),
-            "fallback": settings.fallback, "hidden": sorted(hidden), "limits": dict(settings.limits),
+            "fallback": settings.fallback, "review_policy": settings.review_policy,
+            "hidden": sorted(hidden), "limits": dict(settings.limits),
             "contain": settings.contain}
 
 

@@ -151,18 +151,20 @@ class Gradebook:
     # --- what needs grading -----------------------------------------------------------------
 
     def reusable_result(self, student_key: str, sha256: str, requested: str | None, fallback: bool,
-                        version_of: Callable[[str | None], str]) -> int | None:
+                        version_of: Callable[[str | None], str], review_policy: str = "regions") -> int | None:
         """The id of an earlier result still valid for this content, or None to grade it.
 
-        Valid: same student, same bytes, same requested assignment and options, graded
-        against the assignment version that is current now (``version_of(slug)``).
+        Valid: same student, same bytes, same requested assignment and options (the review
+        policy is read from the result itself), graded against the assignment version that
+        is current now (``version_of(slug)``).
         """
         row = self.db.execute(
             """SELECT r.id, r.assignment, r.assignment_version, r.status FROM results r
                JOIN submissions s ON s.id = r.submission_id
                WHERE s.student_key=? AND s.sha256=? AND s.requested=? AND r.fallback=?
+                 AND COALESCE(json_extract(r.result_json, '$.review_policy'), 'regions')=?
                ORDER BY r.id DESC LIMIT 1""",
-            (student_key, sha256, requested or "", int(fallback))).fetchone()
+            (student_key, sha256, requested or "", int(fallback), review_policy)).fetchone()
         if row is None or status_of({"status": row["status"]}).retried:
             return None
         return row["id"] if row["assignment_version"] == version_of(row["assignment"]) else None

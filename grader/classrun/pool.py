@@ -184,7 +184,8 @@ def grade_task(task: dict, catalog, config: dict, inputs=None) -> list[NotebookR
     notebooks = [Path(p) for p in task["notebooks"]]
     try:
         return grade_student(notebooks, catalog, student=task["student"], assignments=task["assignments"],
-                             fallback=config["fallback"], inputs=inputs, **_engine_options(config))
+                             fallback=config["fallback"], inputs=inputs,
+                             review_policy=config.get("review_policy", "regions"), **_engine_options(config))
     except Exception as exc:
         message = f"the grader failed on this student: {type(exc).__name__}: {exc}"
         return [crashed_result(catalog, task["student"], p, slug, message)

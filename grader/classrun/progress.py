@@ -88,7 +88,9 @@ def format_summary(summary, *, out: Path, gradebook: Path) -> str:
                 ("timed out", summary.timed_out, "graded; some checks hit the time limit"),
                 ("files not matched", summary.unmatched, "listed with -v and in the class overview"),
                 ("older attempts", summary.superseded, "not graded: a later attempt was"),
-                ("on roster, no file", summary.not_submitted, "")]
+                ("on roster, no file", summary.not_submitted, ""),
+                ("needs review", len(summary.needs_review),
+                 f"functions whose whole definition scores higher; review policy {summary.review_policy}")]
     rows += [(label, f"{count}  ({why})" if why else str(count)) for label, count, why in optional if count]
     if summary.average is not None:
         parts = [f"{title} {_number(avg)} / {_number(top)}" for title, (avg, top) in summary.averages.items()]

@@ -140,19 +140,47 @@ class CheckResult:
         )
 
 
+class ReviewPolicy(str, Enum):
+    """Which score a function gets when its second opinion (the student's whole definition)
+    scores higher than its regions."""
+
+    REGIONS = "regions"  # the regions' score, flagged for review (the default)
+    BEST = "best"  # the higher of the two, flagged for review
+    STRICT = "strict"  # the regions' score; no second opinion is run
+
+
+class Kept(str, Enum):
+    """Which of the two grades a function's checks (and so its score) come from."""
+
+    REGIONS = "regions"
+    DEFINITION = "definition"  # the student's whole definition (review policy "best")
+
+
 @dataclass(frozen=True)
 class Review:
-    """Why a person should look at a function's grade, and what it would score otherwise."""
+    """Why a person should look at a function's grade, and what it would score otherwise.
+
+    ``kept`` says which grade the function's checks hold; ``other_score`` is the other one's.
+    """
 
     reason: str
     other_score: float
+    kept: Kept = Kept.REGIONS
+
+    def line(self, score: float, max_score: float) -> str:
+        """Both scores and the reason, in one line for reports and the overview."""
+        regions, whole = (score, self.other_score) if self.kept is Kept.REGIONS else (self.other_score, score)
+        counted = "the regions count" if self.kept is Kept.REGIONS else "the whole definition counts"
+        return (f"regions {regions:g}/{max_score:g}, whole definition {whole:g}/{max_score:g} ({counted}): "
+                f"{self.reason}")
 
     def to_dict(self) -> dict:
-        return {"reason": self.reason, "other_score": self.other_score}
+        return {"reason": self.reason, "other_score": self.other_score, "kept": self.kept.value}
 
     @classmethod
     def from_dict(cls, data: dict) -> Review:
-        return cls(reason=data["reason"], other_score=float(data["other_score"]))
+        return cls(reason=data["reason"], other_score=float(data["other_score"]),
+                   kept=Kept(data.get("kept", Kept.REGIONS.value)))
 
 
 @dataclass(frozen=True)
@@ -171,6 +199,11 @@ class FunctionResult:
     @property
     def max_score(self) -> float:
         return sum(c.max_points for c in self.checks)
+
+    @property
+    def review_line(self) -> str:
+        """Empty when no review is needed."""
+        return self.review.line(self.score, self.max_score) if self.review else ""
 
     def to_dict(self) -> dict:
         return {
@@ -224,6 +257,7 @@ class NotebookResult:
     timing: dict = field(default_factory=dict)
     containment: dict | None = None
     grader_version: str = ""
+    review_policy: ReviewPolicy = ReviewPolicy.REGIONS
 
     @property
     def score(self) -> float:
@@ -245,7 +279,7 @@ class NotebookResult:
             "schema": SCHEMA, "grader_version": self.grader_version,
             "assignment": self.assignment.to_dict() if self.assignment else None,
             "student": self.student, "source": dict(self.source), "mode": self.mode,
-            "status": self.status.value, "message": self.message,
+            "review_policy": self.review_policy.value, "status": self.status.value, "message": self.message,
             "score": self.score, "max_score": self.max_score,
             "functions": [f.to_dict() for f in self.functions],
             "notes": list(self.notes), "flags": list(self.flags), "timing": dict(self.timing),
@@ -267,6 +301,7 @@ class NotebookResult:
             notes=tuple(data.get("notes", ())), flags=tuple(data.get("flags", ())),
             timing=dict(data.get("timing") or {}), containment=data.get("containment"),
             grader_version=data.get("grader_version", ""),
+            review_policy=ReviewPolicy(data.get("review_policy", ReviewPolicy.REGIONS.value)),
         )
 
 

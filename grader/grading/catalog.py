@@ -60,6 +60,7 @@ def load_released(json_path: Path) -> tuple[Assignment, dict[str, Expected], str
             description=item.get("description", ""), project=item.get("project"),
             observe=tuple(item.get("observe", ())), partial=item.get("partial", False),
             seed=item.get("seed"), returns=tuple(item.get("returns", ())),
+            uses=tuple(item["uses"]) if "uses" in item else None,
         ))
         expected[item["name"]] = Expected(
             decode(item["expected"], None),

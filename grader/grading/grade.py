@@ -22,7 +22,8 @@ from grader.grading.pipeline import Plan, PreparedInputs, Run, observed_output, 
 from grader.notebook.reader import ReadError, read_notebook
 from grader import __version__
 from grader.core.results import (
-    AssignmentInfo, CheckResult, CheckStatus, FunctionResult, NotebookResult, NotebookStatus,
+    AssignmentInfo, CheckResult, CheckStatus, FunctionResult, FunctionStatus, Kept, NotebookResult,
+    NotebookStatus, Review, ReviewPolicy,
 )
 from grader.checks.score import check_points
 from grader.checks.spec import Assignment, Check, Expected
@@ -30,17 +31,20 @@ from grader.checks.spec import Assignment, Check, Expected
 def grade_notebook(
     path: Path, catalog: Catalog, *, assignment: str | None = None, student: str | None = None,
     fallback: bool = True, limits: dict | None = None, options: Options | None = None,
+    review_policy: ReviewPolicy | str = ReviewPolicy.REGIONS,
 ) -> NotebookResult:
     """Grade one notebook in a kernel of its own; always returns a result."""
     path = Path(path)
     return grade_student([path], catalog, student=student or path.parent.name or path.stem,
-                         assignments=[assignment], fallback=fallback, limits=limits, options=options)[0]
+                         assignments=[assignment], fallback=fallback, limits=limits, options=options,
+                         review_policy=review_policy)[0]
 
 
 def grade_student(
     notebooks: list[Path], catalog: Catalog, *, student: str, assignments: list[str | None] | None = None,
     fallback: bool = True, limits: dict | None = None, options: Options | None = None,
     inputs: PreparedInputs | None = None,
+    review_policy: ReviewPolicy | str = ReviewPolicy.REGIONS,
 ) -> list[NotebookResult]:
     """Grade all of one student's notebooks in one kernel; one result per notebook, in order.
 
@@ -48,15 +52,18 @@ def grade_student(
     ``limits`` overrides kernel limits (names as in ``containment.Limits``); ``options``
     says how kernels start and which folders they must not see. ``inputs`` (kept open by
     the caller, as a worker does for all its students) saves writing the check inputs again;
-    without it they are written for this call and removed after it.
+    without it they are written for this call and removed after it. ``review_policy`` says
+    what a function gets when the student's whole definition scores higher than its
+    regions (``regions``, ``best``; ``strict`` runs no second opinion).
     """
     with prepared(inputs) as ready:
-        return _grade_student(notebooks, catalog, student, assignments, fallback, limits, options, ready)
+        return _grade_student(notebooks, catalog, student, assignments, fallback, limits, options, ready,
+                              ReviewPolicy(review_policy))
 
 
 def _grade_student(notebooks: list[Path], catalog: Catalog, student: str, assignments: list[str | None] | None,
                    fallback: bool, limits: dict | None, options: Options | None,
-                   inputs: PreparedInputs) -> list[NotebookResult]:
+                   inputs: PreparedInputs, policy: ReviewPolicy) -> list[NotebookResult]:
     started = time.perf_counter()
     options = options or Options()
     if options.fork:
@@ -81,14 +88,15 @@ def _grade_student(notebooks: list[Path], catalog: Catalog, student: str, assign
             continue
         catalog.expected(chosen)  # the reference run, if not cached, before any student code
         built = plan(chosen, catalog.scaffold(chosen), nb, inputs=inputs, fallback=fallback, limits=limits,
-                     facts=catalog.scaffold_facts(chosen))
+                     facts=catalog.scaffold_facts(chosen),
+                     second_opinion=policy is not ReviewPolicy.STRICT)
         plans.append((len(results), built, source, chosen))
         results.append(None)
     options = replace(options, hidden=default_hidden(catalog, notebooks, options.hidden))
     runs = run_plans([p for _, p, _, _ in plans], options)
     overhead = time.perf_counter() - started - sum(r.execution.seconds for r in runs)
     for (index, _, source, chosen), run in zip(plans, runs):
-        results[index] = _notebook_result(catalog, chosen, student, source, run,
+        results[index] = _notebook_result(catalog, chosen, student, source, run, policy,
                                           {"total": round(time.perf_counter() - started, 3),
                                            "execute": round(run.execution.seconds, 3),
                                            "overhead": round(overhead / max(1, len(runs)), 3)})
@@ -96,13 +104,16 @@ def _grade_student(notebooks: list[Path], catalog: Catalog, student: str, assign
 
 
 def _notebook_result(catalog: Catalog, chosen: Assignment, student: str, source: dict, run: Run,
-                     timing: dict) -> NotebookResult:
+                     policy: ReviewPolicy, timing: dict) -> NotebookResult:
     expected = catalog.expected(chosen)
     functions = tuple(
-        FunctionResult(name=fb.name, status=fb.status, message=fb.message, regions=tuple(fb.regions),
-                       checks=tuple(_grade_check(chosen, c, fb, run, expected) for c in chosen.checks_for(fb.name)))
+        _second_opinion(chosen, FunctionResult(
+            name=fb.name, status=fb.status, message=fb.message, regions=tuple(fb.regions),
+            checks=tuple(_grade_check(chosen, c, fb, run, expected) for c in chosen.checks_for(fb.name))),
+            fb, run, expected, policy)
         for fb in run.build.functions.values()
     )
+    functions = name_failing_dependencies(chosen, functions, run.build.uses)
     notes = list(run.build.notes)
     if run.execution.kernel_error:
         notes.append(run.execution.kernel_error)
@@ -113,8 +124,60 @@ def _notebook_result(catalog: Catalog, chosen: Assignment, student: str, source:
         status=NotebookStatus.KERNEL_ERROR if failed else NotebookStatus.GRADED,
         message=run.execution.kernel_error if failed else "",
         assignment=assignment_info(catalog, chosen), max_score=chosen.points, functions=functions,
-        notes=tuple(notes), flags=tuple(run.build.flags) + tuple(run.execution.flags), timing=timing, containment=run.execution.containment,
+        notes=tuple(notes), flags=tuple(run.build.flags) + tuple(run.execution.flags), timing=timing,
+        containment=run.execution.containment, review_policy=policy,
     )
+
+
+def _second_opinion(assignment: Assignment, graded: FunctionResult, fb: FunctionBuild, run: Run,
+                    expected: dict[str, Expected], policy: ReviewPolicy) -> FunctionResult:
+    """The function's result with its second opinion weighed in: flagged for review when the
+    student's whole definition scores higher than the regions (and, under ``best``, graded by it)."""
+    reason, second = run.build.second.get(fb.name), run.second_view()
+    if reason is None or second is None:
+        return graded
+    whole = replace(fb, status=FunctionStatus.FALLBACK)
+    checks = tuple(_grade_check(assignment, c, whole, second, expected) for c in assignment.checks_for(fb.name))
+    other = sum(c.points for c in checks)
+    if other <= graded.score + 1e-9:
+        return graded
+    if policy is ReviewPolicy.BEST:
+        message = "graded by your whole definition, which scores higher than the regions (review policy best)"
+        return replace(graded, checks=checks, message=message,
+                       review=Review(reason, other_score=graded.score, kept=Kept.DEFINITION))
+    return replace(graded, review=Review(reason, other_score=other, kept=Kept.REGIONS))
+
+
+def name_failing_dependencies(assignment: Assignment, functions: tuple[FunctionResult, ...],
+                              derived: dict[str, tuple[str, ...]]) -> tuple[FunctionResult, ...]:
+    """A check that fails while a graded function it calls fails its own checks says so, and
+    shows no hint: the mistake may well be the other function's (docs/checks.md).
+
+    The dependencies are the spec's (``Check.uses``) or, by default, the graded functions
+    the built definition calls. Points are never changed.
+    """
+    by_name = {f.name: f for f in functions}
+    failing = {f.name for f in functions if any(not c.status.passed for c in f.checks)}
+    out = []
+    for function in functions:
+        specs = {c.name: c for c in assignment.checks_for(function.name)}
+        checks = []
+        for result in function.checks:
+            spec = specs.get(result.name)
+            uses = spec.uses if spec is not None and spec.uses is not None else derived.get(function.name, ())
+            blamed = [d for d in uses if d in failing and d in by_name and d != function.name]
+            if blamed and not result.status.passed and result.status is not CheckStatus.NOT_ATTEMPTED:
+                result = replace(result, message=dependency_message(blamed), hint=None)
+            checks.append(result)
+        out.append(replace(function, checks=tuple(checks)))
+    return tuple(out)
+
+
+def dependency_message(names: list[str]) -> str:
+    listed = " and ".join(f"`{n}`" for n in names)
+    if len(names) == 1:
+        return f"uses your {listed}, which fails its own checks; fix that first"
+    return f"uses your {listed}, which fail their own checks; fix those first"
 
 
 def assignment_info(catalog: Catalog, assignment: Assignment) -> AssignmentInfo:

@@ -21,6 +21,11 @@ class Run:
     execution: Execution
     calls: dict[str, Call]
     limits: Limits = Limits()
+    second: Execution | None = None  # the second opinion's run (Build.second), when there is one
+
+    def second_view(self) -> Run | None:
+        """The second opinion's run, read like a first one."""
+        return None if self.second is None else Run(self.build, self.second, self.calls, self.limits)
 
 
 @dataclass
@@ -31,6 +36,7 @@ class Plan:
     build: Build
     calls: dict[str, Call]
     job: Job
+    second: Job | None = None  # the whole definitions of Build.second, in the same kernel after ``job``
 
 
 def make_call(assignment: Assignment, check: Check) -> Call:
@@ -88,34 +94,50 @@ def assignment_limits(assignment: Assignment, overrides: dict | None = None) -> 
 
 
 def plan(assignment: Assignment, scaffold: NotebookNode, submission: NotebookNode, *, inputs: PreparedInputs,
-         fallback: bool = True, limits: dict | None = None, facts: ScaffoldFacts | None = None) -> Plan:
-    built = build(assignment, scaffold, submission, fallback=fallback, facts=facts)
+         fallback: bool = True, limits: dict | None = None, facts: ScaffoldFacts | None = None,
+         second_opinion: bool = True) -> Plan:
+    built = build(assignment, scaffold, submission, fallback=fallback, facts=facts, second_opinion=second_opinion)
     all_calls, inputs_path = inputs.calls_and_path(assignment)
-    calls = {c.name: all_calls[c.name] for c in assignment.runs
-             if built.functions[c.function].status.runnable}
     assert assignment.folder is not None
-    defines: dict[int, list[str]] = {}
-    for fb in built.functions.values():
-        if fb.status.runnable:
-            defines.setdefault(fb.cell, []).append(fb.name)
-    job = Job(built.cells, list(calls.values()), [assignment.folder / name for name in assignment.files],
-              defines=defines, inputs=inputs_path, limits=assignment_limits(assignment, limits))
-    return Plan(assignment, built, calls, job)
+    files = [assignment.folder / name for name in assignment.files]
+    job_limits = assignment_limits(assignment, limits)
+
+    def job(cells: list[str], runs: set[str]) -> Job:
+        defines: dict[int, list[str]] = {}
+        for fb in built.functions.values():
+            if fb.name in runs:
+                defines.setdefault(fb.cell, []).append(fb.name)
+        calls = [all_calls[c.name] for c in assignment.runs if c.function in runs]
+        return Job(cells, calls, files, defines=defines, inputs=inputs_path, limits=job_limits)
+
+    runnable = {fb.name for fb in built.functions.values() if fb.status.runnable}
+    first = job(built.cells, runnable)
+    second = job(built.second_cells, runnable | set(built.second)) if built.second else None
+    if second is not None:  # only the second opinion's own checks are called again
+        second.calls = [c for c in second.calls if c.function in built.second]
+    return Plan(assignment, built, {c.check: c for c in first.calls}, first, second)
 
 
 def run_plans(plans: list[Plan], options: Options | None = None) -> list[Run]:
-    """All plans (one student's notebooks) in one kernel."""
-    executions = execute_jobs([p.job for p in plans], options) if plans else []
-    return [Run(p.build, e, p.calls, p.job.limits) for p, e in zip(plans, executions)]
+    """All plans (one student's notebooks, each with its second opinion) in one kernel."""
+    jobs = [j for p in plans for j in (p.job, p.second) if j is not None]
+    executions = iter(execute_jobs(jobs, options) if jobs else [])
+    runs = []
+    for p in plans:
+        first = next(executions)
+        second = next(executions) if p.second is not None else None
+        runs.append(Run(p.build, first, p.calls, p.job.limits, second))
+    return runs
 
 
 def run_checks(
     assignment: Assignment, scaffold: NotebookNode, submission: NotebookNode, *,
     fallback: bool = True, limits: dict | None = None, options: Options | None = None,
-    inputs: PreparedInputs | None = None,
+    inputs: PreparedInputs | None = None, second_opinion: bool = True,
 ) -> Run:
     with prepared(inputs) as ready:
-        built = plan(assignment, scaffold, submission, inputs=ready, fallback=fallback, limits=limits)
+        built = plan(assignment, scaffold, submission, inputs=ready, fallback=fallback, limits=limits,
+                     second_opinion=second_opinion)
         return run_plans([built], options)[0]
 
 

@@ -99,6 +99,7 @@ def _release_checks(catalog: Catalog, assignment: Assignment, out: Path) -> Path
             "returns": list(check.returns), "rtol": check.rtol, "atol": check.atol,
             "expected": _portable(encode(exp.value, None), check),
             "hints": [{"message": m, "output": _portable(encode(v, None), check)} for m, v in exp.hints],
+            **({"uses": list(check.uses)} if check.uses is not None else {}),
         })
     data = {
         "assignment": {"slug": assignment.slug, "title": assignment.title, "notebook": assignment.notebook,

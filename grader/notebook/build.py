@@ -7,6 +7,7 @@ placeholder.
 """
 from __future__ import annotations
 
+import ast
 import textwrap
 from dataclasses import dataclass, field
 
@@ -16,8 +17,10 @@ from grader.notebook.checkcells import is_checker_cell
 from grader.notebook.reader import cell_tags, code_cells
 from grader.notebook.fit import fit_to_scaffold
 from grader.notebook.regions import (
-    Definition, Extraction, essence, extract, indent_of, is_untouched, normalise_source, placeholder_for,
+    Definition, Extraction, essence, extract, function_source, indent_of, is_untouched, normalise_source,
+    placeholder_for,
 )
+from grader.notebook.second import explain, outside_items
 from grader.checks.spec import Assignment
 from grader.core.results import FunctionStatus
 
@@ -43,6 +46,12 @@ class Build:
     functions: dict[str, FunctionBuild]
     notes: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    # The second opinion: the built cells with each function below replaced by the student's
+    # whole definition, and for each, how that definition differs (one line).
+    second_cells: list[str] = field(default_factory=list)
+    second: dict[str, str] = field(default_factory=dict)
+    # For each runnable function, the other graded functions its built definition calls.
+    uses: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class _Located:
@@ -136,8 +145,10 @@ def scaffold_facts(assignment: Assignment, scaffold: NotebookNode) -> ScaffoldFa
 
 
 def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode, *, fallback: bool = True,
-          facts: ScaffoldFacts | None = None) -> Build:
-    """``facts`` of this scaffold, when the caller keeps them (a class run does), save working them out."""
+          second_opinion: bool = True, facts: ScaffoldFacts | None = None) -> Build:
+    """``second_opinion``: also prepare the student's whole definitions where they differ
+    from the scaffold outside the regions (``Build.second``). ``facts`` of this scaffold,
+    when the caller keeps them (a class run does), save working them out."""
     facts = facts or scaffold_facts(assignment, scaffold)
     cells = scaffold_cells(scaffold)
     located = _Located(code_cells(student))
@@ -145,6 +156,7 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
     functions: dict[str, FunctionBuild] = {}
     notes: list[str] = []
     flags: list[str] = []
+    candidates: dict[str, tuple[str, str]] = {}
 
     for name in assignment.functions:
         home = facts.homes.get(name)
@@ -167,6 +179,10 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
             {"index": r.index, "code": r.body, "where": located.describe(r.start)} for r in mine.regions
         )
         status, message = _classify(name, mine, placeholders, fallback)
+        if second_opinion and status != "fallback":
+            candidate = _second_candidate(name, cells[home], base, mine, located)
+            if candidate is not None:
+                candidates[name] = candidate
         fitted: list[str] = []
         if status == "fallback":
             whole = chosen.source
@@ -192,7 +208,53 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
 
     graded_whole = tuple(n for n, f in functions.items() if f.status == "fallback")
     notes.extend(_ignored_cells_note(facts, student, assignment, graded_whole))
-    return Build(cells, functions, notes, flags)
+    second_cells, second = _second_build(cells, functions, candidates)
+    uses = {n: graded_calls(cells[f.cell], n, assignment.functions) for n, f in functions.items() if f.status.runnable}
+    return Build(cells, functions, notes, flags, second_cells, second, uses)
+
+
+def graded_calls(cell: str, name: str, graded: tuple[str, ...]) -> tuple[str, ...]:
+    """The other graded functions that definition ``name`` in ``cell`` calls by name, in order."""
+    span = extract(cell, name).span
+    if span is None:
+        return ()
+    try:
+        tree = ast.parse(function_source(cell, span))
+    except SyntaxError:  # IPython syntax: no dependencies are named, none are blamed
+        return ()
+    called = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    return tuple(dict.fromkeys(c for c in called if c in graded and c != name))
+
+
+def _second_candidate(name: str, scaffold_cell: str, base: Extraction, mine: Extraction,
+                      located: _Located) -> tuple[str, str] | None:
+    """(the student's whole definition, how it differs) when it deserves a second opinion.
+
+    The definition Python would keep (the last) is the one run: where that is not the one
+    graded, it is another definition; where it is, it differs from the scaffold outside
+    the regions, or no second opinion is needed.
+    """
+    chosen, last = mine.chosen, mine.definitions[-1]
+    assert chosen is not None and base.span is not None
+    if last is not chosen:
+        return last.source, f"{last.where} defines `{name}` again ({last.state})"
+    ours = outside_items(scaffold_cell.split("\n"), base.span, base.regions)
+    theirs = outside_items(located.text.split("\n"), chosen.span, chosen.regions)
+    reason = explain(ours, theirs, len(base.regions))
+    return (chosen.source, reason) if reason else None
+
+
+def _second_build(cells: list[str], functions: dict[str, FunctionBuild],
+                  candidates: dict[str, tuple[str, str]]) -> tuple[list[str], dict[str, str]]:
+    """The built cells with each candidate's whole definition in place of the built one;
+    a definition that does not compile there is left out (it could not score)."""
+    second_cells, second = list(cells), {}
+    for name, (whole, reason) in candidates.items():
+        home = functions[name].cell
+        trial = splice(second_cells[home], extract(second_cells[home], name), None, whole)
+        if _syntax_error(trial) is None:
+            second_cells[home], second[name] = trial, reason
+    return (second_cells, second) if second else ([], {})
 
 
 def _classify(name: str, mine: Extraction, placeholders: list[str], fallback: bool) -> tuple[str, str]:

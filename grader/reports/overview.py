@@ -17,7 +17,7 @@ from urllib.parse import quote
 from grader.core.records import ClassRecord
 from grader.core.files import safe_file_name
 from grader.core.results import NotebookStatus
-from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points
+from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points, review_line
 from grader.checks.spec import Assignment
 
 __all__ = ["write_overview", "render_overview", "overview_model", "score_chart_svg", "report_link"]
@@ -75,6 +75,7 @@ def overview_model(records: list[ClassRecord], *, assignments: list[Assignment],
         "functions": [row for c in columns for row in _function_rates(c, records)],
         "hardest": sorted(checks, key=_difficulty),
         "problems": _problems(records, problems),
+        "reviews": needs_review(records),
         "students": students,
         "show_section": any(r.student.section for r in records),
         "hard_percent": round(100 * HARD),
@@ -222,6 +223,21 @@ def _problems(records: list[ClassRecord], given: Iterable[dict]) -> list[dict]:
                 more = f" ({len(timed_out)} checks timed out)" if len(timed_out) > 1 else ""
                 add(record.student.key, path, "timeout", (as_text(check.get("message")) or function) + more)
     return sorted(rows, key=lambda p: (p["student"].casefold(), p["path"]))
+
+
+def needs_review(records: list[ClassRecord]) -> list[dict]:
+    """Every function whose second opinion scores higher than its regions, with both scores and why."""
+    rows = []
+    for record in records:
+        for result in map(as_dict, record.results.values()):
+            title = as_text(as_dict(result.get("assignment")).get("title"))
+            for function in map(as_dict, as_list(result.get("functions"))):
+                line = review_line(function)
+                if line:
+                    rows.append({"student": record.student.display_name, "key": record.student.key,
+                                 "href": report_link(record.student.key), "assignment": title,
+                                 "function": as_text(function.get("name")), "review": line})
+    return sorted(rows, key=lambda r: (r["student"].casefold(), r["assignment"], r["function"]))
 
 
 def _share(value: float, maximum: float) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 
 from grader.core.files import safe_file_name, write_text_atomic
 from grader.core.results import CheckStatus, FunctionStatus, NotebookStatus
-from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points
+from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points, review_line
 
 __all__ = ["render_student_report", "write_student_report", "render_check_table"]
 
@@ -135,6 +135,7 @@ def _function(raw: Any) -> dict:
         "name": as_text(function.get("name")) or "(unnamed function)",
         "status": _status(function.get("status"), FUNCTION_STATUS),
         "message": as_text(function.get("message")),
+        "review": review_line(function),
         "score": format_points(as_number(function.get("score"))),
         "max_score": format_points(as_number(function.get("max_score"))),
         "regions": [_region(r) for r in as_list(function.get("regions"))],

@@ -51,3 +51,17 @@ def as_number(value: Any, default: float = 0.0) -> float:
 def format_points(value: float) -> str:
     """57.5 -> '57.5', 30.0 -> '30'; at most two decimals."""
     return format_number(value, 2)
+
+
+def review_line(function: dict) -> str:
+    """A function's needs-review line (both scores and the reason); empty when none is needed."""
+    from grader.core.results import Review
+
+    raw = function.get("review")
+    if not raw:
+        return ""
+    try:
+        review = Review.from_dict(raw)
+    except (KeyError, ValueError, TypeError, AttributeError):  # an edited file: show what is there
+        return as_text(as_dict(raw).get("reason"), "needs review")
+    return review.line(as_number(function.get("score")), as_number(function.get("max_score")))
