@@ -18,7 +18,12 @@ from grader.checks.spec import Check
 from grader.cli import main
 from grader.core.files import safe_file_name
 from grader.core.results import (
-    CheckResult, CheckStatus, FunctionResult, FunctionStatus, Kept, Review,
+    CheckResult,
+    CheckStatus,
+    FunctionResult,
+    FunctionStatus,
+    Kept,
+    Review,
 )
 from grader.grading.catalog import Catalog
 from grader.grading.grade import grade_notebook, name_failing_dependencies

@@ -14,7 +14,14 @@ import re
 import tokenize
 from dataclasses import dataclass
 
-from grader.notebook.regions import END, START, FunctionSpan, Region, essence, statement_starts
+from grader.notebook.regions import (
+    END,
+    START,
+    FunctionSpan,
+    Region,
+    essence,
+    statement_starts,
+)
 
 MAX_QUOTED = 60  # characters of a line quoted in a reason
 
