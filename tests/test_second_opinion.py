@@ -27,7 +27,7 @@ from grader.core.results import (
 )
 from grader.grading.catalog import Catalog
 from grader.grading.grade import grade_notebook, name_failing_dependencies
-from grader.grading.pipeline import plan
+from grader.grading.pipeline import PreparedInputs, plan
 from grader.notebook.build import build
 from grader.notebook.regions import extract, normalise_source
 
@@ -127,11 +127,12 @@ def test_strict_prepares_nothing_and_a_definition_that_cannot_compile_is_not_run
 
 def test_the_second_job_calls_only_the_flagged_functions_checks(catalog, gc):
     nb = nbformat.read(str(SUBMISSIONS / "gc_code_above_start.ipynb"), as_version=4)
-    planned = plan(gc, catalog.scaffold(gc), nb)
-    assert planned.second is not None
-    assert {c.function for c in planned.second.calls} == {"gradient_check"}
-    assert {c.check for c in planned.second.calls} >= {c.name for c in gc.checks_for("gradient_check")}
-    assert plan(gc, catalog.scaffold(gc), nb, second_opinion=False).second is None
+    with PreparedInputs() as inputs:
+        planned = plan(gc, catalog.scaffold(gc), nb, inputs=inputs)
+        assert planned.second is not None
+        assert {c.function for c in planned.second.calls} == {"gradient_check"}
+        assert {c.check for c in planned.second.calls} >= {c.name for c in gc.checks_for("gradient_check")}
+        assert plan(gc, catalog.scaffold(gc), nb, inputs=inputs, second_opinion=False).second is None
 
 
 def test_dependencies_are_the_graded_functions_a_definition_calls(catalog, gc):
