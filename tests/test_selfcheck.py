@@ -1,5 +1,6 @@
 """`grader.check("name")` as a student calls it from a notebook: released data only."""
 import linecache
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -167,3 +168,18 @@ class _Elements(HTMLParser):
     def styled_share(self) -> float:
         layout = [s for t, s in zip(self.tags, self.styles) if t not in ("tr", "strong")]
         return sum(bool(s) for s in layout) / len(layout)
+
+
+def test_grader_check_with_no_public_checks_anywhere_says_how_to_get_them(tmp_path, monkeypatch, capsys):
+    from grader.cli import main
+    from grader.grading.selfcheck import released_folder
+
+    notebook = tmp_path / "Initialization.ipynb"
+    shutil.copyfile(ASSIGNMENTS / "Initialization.ipynb", notebook)
+    monkeypatch.chdir(tmp_path)  # no ./assignments here, no checks/ beside the notebook
+    assert released_folder(tmp_path) is None, "this test needs an environment without the student package"
+    assert main(["check", str(notebook)]) == 2
+    err = capsys.readouterr().err
+    assert "the student package is not installed" in err and "--assignments" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "reports").exists(), "nothing is written for a check that could not run"
