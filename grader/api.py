@@ -141,7 +141,8 @@ def released_folder(notebook: Path, given: str | Path | None) -> Path:
     bundled = bundled_folder()
     if bundled is None:
         raise UsageError(f"no released checks next to {notebook} or in ./assignments, and the student "
-                         f"package ({DISTRIBUTION}) is not installed; pass --assignments FOLDER")
+                         f"package ({DISTRIBUTION}) is not installed: pip install its .whl from the released "
+                         "folder, or pass --assignments FOLDER")
     return bundled
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from browser import ARTIFACTS, chromium, chromium_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +37,7 @@ CELLS = [
     'grader.check("update_parameters_with_gdd")',
 ]
 SERVER_START_SECONDS = 180  # JupyterLab on a busy machine
+NEVER_CHECK_FOR_UPDATES = "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate"
 
 
 def _free_port() -> int:
@@ -79,8 +79,7 @@ def jupyterlab(tmp_path):
             [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
              f"--port={port}", "--port-retries=0", f"--ServerApp.token={token}",
              f"--ServerApp.root_dir={folder}", "--LabApp.expose_app_in_browser=True",
-             "--LabApp.extension_manager=readonly", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
-             "jupyterlab.handlers.announcements.NeverCheckForUpdate"],
+             "--LabApp.extension_manager=readonly", "--LabApp.news_url=", NEVER_CHECK_FOR_UPDATES],
             cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:

@@ -5,10 +5,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+from solution_namespace import load_solution_namespace
 
 import grader
 from grader.grading.selfcheck import CheckReport
-from solution_namespace import load_solution_namespace
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = ROOT / "assignments"
@@ -102,7 +102,7 @@ def test_text_lines_up_whatever_the_statuses():
     statuses = {r.status for r in mixed.results}
     assert statuses == {"passed", "not_attempted"}
     starts = {row.index(r.name + ":") for row, r in zip(rows, mixed.results)}
-    assert len(starts) == 1, f"check names start in different columns:\n{repr(mixed)}"
+    assert len(starts) == 1, f"check names start in different columns:\n{mixed!r}"
 
 
 def test_html_fragment_is_styled_inline_and_reads_without_css():
@@ -180,6 +180,6 @@ def test_grader_check_with_no_public_checks_anywhere_says_how_to_get_them(tmp_pa
     assert released_folder(tmp_path) is None, "this test needs an environment without the student package"
     assert main(["check", str(notebook)]) == 2
     err = capsys.readouterr().err
-    assert "the student package is not installed" in err and "--assignments" in err
+    assert "is not installed: pip install its .whl" in err and "--assignments" in err
     assert "Traceback" not in err
     assert not (tmp_path / "reports").exists(), "nothing is written for a check that could not run"

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import nbformat
 
+from grader.checks.spec import Assignment
+from grader.core.codec import encode
 from grader.core.errors import UsageError
 from grader.grading.catalog import RELEASED_CHECKS_DIR, Catalog
-from grader.notebook.build import splice
-from grader.core.codec import encode
-from grader.notebook.regions import extract, normalise_source, placeholder_for
-from grader.checks.spec import Assignment
 from grader.grading.studentkit import build_wheel, package_version, wheel_name
+from grader.notebook.build import splice
 from grader.notebook.checkcells import check_cell, install_cell
+from grader.notebook.regions import extract, normalise_source, placeholder_for
 
 
 def release(solutions: Path, out: Path, *, cache_dir: Path | None = None) -> list[Path]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from grader.checks.spec import Assignment, Check, Expected
 from grader.core.results import CheckResult, CheckStatus
@@ -59,7 +60,9 @@ class CheckReport:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from grader.reports.render import render_check_table  # reports sit above grading: import on use
+        from grader.reports.render import (
+            render_check_table,  # reports sit above grading: import on use
+        )
 
         return render_check_table(self.function, [r.to_dict() for r in self.results], problem=self.problem,
                                   traceback_lines=TRACEBACK_LINES)

@@ -64,9 +64,9 @@ def build_wheel(released: Path, version: str, *, summary: str) -> Path:
     info = f"{DISTRIBUTION}-{version}.dist-info"
     members[f"{info}/METADATA"] = _metadata(version, summary).encode()
     members[f"{info}/WHEEL"] = (
-        "Wheel-Version: 1.0\nGenerator: nbautograde (grader release)\n"
-        "Root-Is-Purelib: true\nTag: py3-none-any\n"
-    ).encode()
+        b"Wheel-Version: 1.0\nGenerator: nbautograde (grader release)\n"
+        b"Root-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     members[f"{info}/entry_points.txt"] = b"[console_scripts]\ngrader = grader.cli:main\n"
     members[f"{info}/top_level.txt"] = b"grader\n"
     members[f"{info}/RECORD"] = _record(members, f"{info}/RECORD").encode()

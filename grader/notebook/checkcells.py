@@ -20,7 +20,7 @@ _CHECKER_LINE = re.compile(
     r"""\s*(?:import\s+grader
           |grader\.check\(\s*(?:"[A-Za-z_]\w*"|'[A-Za-z_]\w*'|[A-Za-z_]\w*)\s*\)
           |[%!]\s*pip\s+install\s+.*nbautograde.*)\s*;?\s*""",
-    re.X,
+    re.VERBOSE,
 )
 
 
