@@ -328,3 +328,80 @@ def test_student_names_become_one_safe_folder(tmp_path, name):
     assert path.parent.name == safe_file_name(name)
     assert path.parent.name not in {"", ".", ".."} and "/" not in path.parent.name
     assert path.is_file()
+
+
+# ---- leading with what to fix ------------------------------------------------
+
+def function_blocks(html: str) -> list[tuple[str, bool]]:
+    """Each function's block on the page, in order: (its opening tag, whether it starts open)."""
+    import re
+
+    return [(m.group(0), " open" in m.group(0)) for m in re.finditer(r'<details class="function [^"]*"[^>]*>', html)]
+
+
+def test_failing_functions_are_open_and_passing_ones_closed():
+    result = load("partly_wrong")
+    html, _ = render("partly_wrong")
+    blocks = function_blocks(html)
+    assert len(blocks) == len(result["functions"])
+    for (tag, is_open), function in zip(blocks, result["functions"]):
+        failed = any(c["status"] != "passed" for c in function["checks"])
+        assert is_open == failed, (function["name"], tag)
+
+
+def test_passed_checks_sit_in_a_closed_box_after_the_failures():
+    result = load("partly_wrong")
+    html, _ = render("partly_wrong")
+    adam = next(f for f in result["functions"] if f["name"] == "update_parameters_with_adam")
+    failed = next(c["name"] for c in adam["checks"] if c["status"] == "failed")
+    passed = next(c["name"] for c in adam["checks"] if c["status"] == "passed")
+    passes_box = html.index('<details class="passes">', html.index(f"<code>{failed}</code>"))
+    assert html.index(f"<code>{failed}</code>") < passes_box < html.index(f"<code>{passed}</code>")
+
+
+def test_summary_names_the_first_thing_to_fix_and_points_per_question():
+    result = load("partly_wrong")
+    _, page = render("partly_wrong")
+    to_fix = [f for f in result["functions"] if any(c["status"] != "passed" for c in f["checks"])]
+    summary = page.visible[: page.visible.index("Points per question")]
+    assert f"Start here: {to_fix[0]['name']} in {result['assignment']['title']}" in summary
+    assert [summary.index(f["name"]) for f in to_fix] == sorted(summary.index(f["name"]) for f in to_fix)
+    for function in result["functions"]:
+        assert f"{function['name']} {result['assignment']['title']} {points(function['score'])} / " \
+               f"{points(function['max_score'])}" in page.visible
+
+
+def test_all_passing_student_is_told_nothing_needs_fixing():
+    html, page = render("full_marks")
+    assert "Nothing to fix" in page.visible
+    assert not any(is_open for _, is_open in function_blocks(html))
+
+
+def test_a_message_repeated_by_its_detail_and_a_shared_hint_show_once():
+    result = copy.deepcopy(load("partly_wrong"))
+    momentum = next(f for f in result["functions"] if f["name"] == "update_parameters_with_momentum")
+    for check in momentum["checks"]:
+        check["hint"] = "beta is spelt betta"
+    adam = next(f for f in result["functions"] if f["name"] == "update_parameters_with_adam")
+    failed = next(c for c in adam["checks"] if c["status"] == "failed")
+    detail = failed["details"][0]
+    failed["message"] = f"{detail['path']}: {detail['message']} (and 1 more difference)"
+    page = Page(render_student_report([result], student="alice"))
+    assert page.visible.count(detail["message"]) == 1
+    assert "(and 1 more difference)" not in page.visible
+    assert page.visible.count("beta is spelt betta") == 1
+
+
+def test_tolerances_are_in_plain_words():
+    result = load("full_marks")
+    _, page = render("full_marks")
+    assert "rtol" not in page.visible and "atol" not in page.visible
+    random = next(c for c in checks(result) if c["rtol"] and c["atol"])
+    assert f"within {random['atol']:g} + {random['rtol']:g} × the expected value" in page.visible
+    assert "must match exactly" in page.visible
+
+
+def test_report_links_the_annotated_notebook_when_given():
+    html = render_student_report([load("partly_wrong")], student="alice", annotated=["Optimization.annotated.html"])
+    assert 'href="Optimization.annotated.html"' in html
+    assert "annotated.html" not in render_student_report([load("partly_wrong")], student="alice")

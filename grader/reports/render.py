@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from grader.core.files import safe_file_name, write_text_atomic
 from grader.core.results import CheckStatus, FunctionStatus, NotebookStatus
@@ -30,9 +30,12 @@ FUNCTION_STATUS = {s.value: s.label for s in FunctionStatus}
 CHECK_STATUS = {s.value: s.label for s in CheckStatus}
 
 
-def render_student_report(results: list[dict], *, student: str) -> str:
-    """The HTML page for one student covering one result per assignment."""
-    page = _page(results if isinstance(results, list) else [], student)
+def render_student_report(results: list[dict], *, student: str, annotated: Sequence[str | None] = ()) -> str:
+    """The HTML page for one student covering one result per assignment.
+
+    ``annotated`` holds, per result, the relative link to its annotated notebook (or None).
+    """
+    page = _page(results if isinstance(results, list) else [], student, list(annotated))
     return environment().get_template("report.html.j2").render(page=page)
 
 
@@ -46,7 +49,6 @@ def render_check_table(function: str, checks: list[dict], *, problem: str = "", 
     for raw in checks:
         view = _check(raw)
         view["traceback"] = "\n".join(view["traceback"].split("\n")[-traceback_lines:]) if view["traceback"] else ""
-        view["tolerance"] = _tolerance_words(raw.get("rtol"), raw.get("atol"))
         views.append(view)
     return environment().get_template("check_table.html.j2").render(
         function=function, checks=views, problem=problem,
@@ -80,13 +82,17 @@ def write_student_report(results: list[dict], out_dir: Path, *, student: str) ->
 
 # ---- view model: page and assignments -------------------------------------
 
-def _page(results: list, student: Any) -> dict:
+def _page(results: list, student: Any, annotated: list[str | None] | None = None) -> dict:
     from markupsafe import Markup
 
     from grader.reports.highlight import CSS
 
-    assignments = [_assignment(r, n) for n, r in enumerate(results, 1)]
+    links = annotated or []
+    assignments = [_assignment(r, n, links[n - 1] if n <= len(links) else None) for n, r in enumerate(results, 1)]
+    to_fix = [(a, f) for a in assignments for f in a["functions"] if not f["all_passed"]]
     return {
+        "to_fix": to_fix,
+        "first_fix": to_fix[0] if to_fix else None,
         "student": as_text(student, "student"),
         "score": format_points(sum(a["score_value"] for a in assignments)),
         "max_score": format_points(sum(a["max_value"] for a in assignments)),
@@ -95,15 +101,16 @@ def _page(results: list, student: Any) -> dict:
     }
 
 
-def _assignment(raw: Any, number: int) -> dict:
+def _assignment(raw: Any, number: int, annotated: str | None = None) -> dict:
     result = as_dict(raw)
     info = as_dict(result.get("assignment"))
     score = as_number(result.get("score"))
     maximum = as_number(result.get("max_score"), as_number(info.get("max_score")))
-    functions = [_function(f) for f in as_list(result.get("functions"))]
+    functions = [_function(f, f"a{number}-f{n}") for n, f in enumerate(as_list(result.get("functions")), 1)]
     checks = [c for f in functions for c in f["checks"]]
     return {
         "anchor": f"assignment-{number}",
+        "annotated": annotated,
         "title": as_text(info.get("title")) or as_text(info.get("slug")) or _unknown_title(result),
         "status": _status(result.get("status", "graded"), RESULT_STATUS),
         "graded": result.get("status", "graded") == "graded",
@@ -129,17 +136,31 @@ def _unknown_title(result: dict) -> str:
     return f"Unknown assignment ({name})" if name else "Unknown assignment"
 
 
-def _function(raw: Any) -> dict:
+def _function(raw: Any, anchor: str = "") -> dict:
     function = as_dict(raw)
+    checks = [_check(c) for c in as_list(function.get("checks"))]
+    failing = [c for c in checks if c["status"]["key"] != "passed"]
+    status = _status(function.get("status"), FUNCTION_STATUS)
+    hints = list(dict.fromkeys(c["hint"] for c in failing if c["hint"]))  # each hint once per function
+    for check in failing:
+        check["hint"] = ""  # shown once, above the function's failing checks
     return {
+        "anchor": anchor,
+        "all_passed": not failing and status["key"] == "ok",
+        "failing": failing,
+        "passing": [c for c in checks if c["status"]["key"] == "passed"],
+        "passed_count": len(checks) - len(failing),
+        "hints": hints,
+        "first_problem": _first_problem(as_text(function.get("message")), failing),
+        "lost": format_points(as_number(function.get("max_score")) - as_number(function.get("score"))),
         "name": as_text(function.get("name")) or "(unnamed function)",
-        "status": _status(function.get("status"), FUNCTION_STATUS),
+        "status": status,
         "message": as_text(function.get("message")),
         "review": review_line(function),
         "score": format_points(as_number(function.get("score"))),
         "max_score": format_points(as_number(function.get("max_score"))),
         "regions": [_region(r) for r in as_list(function.get("regions"))],
-        "checks": [_check(c) for c in as_list(function.get("checks"))],
+        "checks": checks,
     }
 
 
@@ -165,19 +186,42 @@ def _highlight(code: str, first_line: int | None):
 
 def _check(raw: Any) -> dict:
     check = as_dict(raw)
+    details = [_detail(d) for d in as_list(check.get("details"))]
     return {
+        "tolerance": _tolerance_words(check.get("rtol"), check.get("atol")),
         "name": as_text(check.get("name")) or "(unnamed check)",
         "status": _status(check.get("status"), CHECK_STATUS),
         "points": format_points(as_number(check.get("points"))),
         "max_points": format_points(as_number(check.get("max_points"))),
         "visibility": "hidden" if check.get("hidden") is True else "public",
-        "rtol": _tolerance(check.get("rtol")),
-        "atol": _tolerance(check.get("atol")),
-        "message": as_text(check.get("message")),
+        "message": _own_message(as_text(check.get("message")), details),
         "hint": as_text(check.get("hint")),
         "traceback": _traceback(check.get("traceback")),
-        "details": [_detail(d) for d in as_list(check.get("details"))],
+        "details": details,
     }
+
+
+def _first_problem(message: str, failing: list[dict]) -> str:
+    """One line saying what went wrong first in a function: its own message or its first failing check's."""
+    if message:
+        return message
+    for check in failing:
+        said = check["message"] or next((f"{d['path']}: {d['message']}" if d["path"] else d["message"]
+                                         for d in check["details"] if d["message"]), "")
+        if said:
+            return f"{check['name']}: {said}"
+        return f"{check['name']}: {check['status']['label']}"
+    return ""
+
+
+def _own_message(message: str, details: list[dict]) -> str:
+    """The check's message unless it only repeats what its first detail already says."""
+    if details:
+        first = details[0]
+        said = f"{first['path']}: {first['message']}" if first["path"] else first["message"]
+        if said and message.startswith(said):
+            return ""
+    return message
 
 
 def _detail(raw: Any) -> dict:
@@ -297,11 +341,6 @@ def _is_scalar(value: Any) -> bool:
 
 
 
-
-
-def _tolerance(value: Any) -> str:
-    number = as_number(value, math.nan)
-    return "—" if math.isnan(number) else f"{number:g}"
 
 
 def _status(raw: Any, labels: dict[str, str]) -> dict:
