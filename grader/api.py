@@ -73,6 +73,10 @@ def grade_class(
         raise UsageError("--workers must be at least 1")
     if pattern and preset != "auto":
         raise UsageError(f"--pattern replaces the preset; leave out --preset {preset}")
+    if cluster is not None:
+        from grader.classrun.cluster import check_cluster_option  # imports Dask, and only when asked
+
+        check_cluster_option(cluster, workers)  # a usage error before anything is read
     catalog = _instructor_catalog(solutions)
     if assignment:
         catalog.get(assignment)  # an unknown one is a usage error before anything runs

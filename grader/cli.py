@@ -213,7 +213,8 @@ def _grade_parser(sub) -> None:
     g.add_argument("--roster", help="CSV with columns among name,lms_id,sis_id,sis_login,section,email,username")
     g.add_argument("--workers", type=int, help="students graded at once (default: one more than the CPU cores)")
     g.add_argument("--cluster", metavar="ADDRESS",
-                   help="grade on a Dask cluster: a scheduler address, or local:N for N local worker processes")
+                   help="grade on a Dask cluster: a scheduler address (tcp://host:8786), or local:N to start "
+                        "N worker processes here (needs the cluster extra; see docs/cluster.md)")
     g.add_argument("--force", action="store_true", help="grade again even what the gradebook has graded")
     g.add_argument("--gradebook", help="SQLite gradebook (default: OUT/gradebook.sqlite)")
     g.add_argument("--assignment", help="grade as this assignment instead of recognising it")

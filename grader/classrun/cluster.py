@@ -7,7 +7,7 @@ result files, reports and the gradebook exactly as with the pool.
 
 * **Assignments travel once.** The instructor folder (specs, scaffolds, support files and
   the reference outputs the client has just cached) is packed into one archive whose
-  SHA-256 is its version, broadcast to every worker, and unpacked there once per version.
+  SHA-256 is its version, copied to every worker, and unpacked there once per version.
   Submissions travel as bytes with their task. Workers never read the client's files.
 * **The same task.** On each Dask worker, a one-process ``pool.Pool`` grades the student
   (``pool.worker_main``: a warm fork server, a fresh contained kernel per student, the
@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gzip
 import hashlib
 import io
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -52,6 +54,19 @@ CACHE_DIR = ".grader-cache"  # where a worker's catalog finds the shipped refere
 
 class ClusterError(UsageError):
     """The cluster cannot be used or went away (one line, for the user)."""
+
+
+class SchedulerLost(ClusterError):
+    """The scheduler went away mid-run: what was written stays, a rerun grades the rest."""
+
+
+def check_cluster_option(address: str, workers: int | None) -> None:
+    """``--cluster``'s usage errors, before anything is read: the address, --workers, Dask itself."""
+    parse_address(address)
+    if workers is not None:
+        raise ClusterError("--workers counts local grading processes; with --cluster the cluster's workers "
+                           "grade (local:N sets how many)")
+    import_distributed()
 
 
 def import_distributed():
@@ -84,7 +99,7 @@ def start_local_cluster(workers: int):
 
     with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
         return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=40)
+                                        dashboard_address=None, silence_logs=logging.CRITICAL)
 
 
 # --- the client side -----------------------------------------------------------------------------
@@ -92,8 +107,10 @@ def start_local_cluster(workers: int):
 class Cluster:
     """Grades students on a Dask cluster; the same ``run`` as ``pool.Pool``."""
 
-    def __init__(self, address: str, config: dict, catalog):
+    def __init__(self, address: str, config: dict, catalog, *, work: Callable[..., dict] | None = None):
+        """``work`` runs on the workers (default ``grade_on_worker``; the benchmark's stand-in replaces it)."""
         self.address, self.config, self.catalog = address, config, catalog
+        self.work = work or grade_on_worker
         self.kind, self.local_workers = parse_address(address)
         self.distributed = import_distributed()
         self.local: Any = None
@@ -104,6 +121,10 @@ class Cluster:
         self.size = 0
 
     def __enter__(self) -> "Cluster":
+        # Dask logs what it survives (a worker lost, a reconnect); the run says what matters itself.
+        self.quieted = logging.getLogger("distributed")
+        self.log_level = self.quieted.level
+        self.quieted.setLevel(logging.CRITICAL)
         try:
             if self.kind == "local":
                 self.local = start_local_cluster(self.local_workers)
@@ -118,13 +139,17 @@ class Cluster:
             self.client.wait_for_workers(1, timeout=60)
             self.size = len(self.client.scheduler_info().get("workers", {}))
         data, self.digest = pack_assignments(self.catalog)
-        [self.bundle] = self.client.scatter([data], broadcast=True, hash=False)
+        # A task, not scattered data: should every worker holding it die, the scheduler makes it again.
+        self.bundle = self.client.submit(_assignments, data, key=f"grader-assignments-{self.digest[:16]}")
+        with contextlib.suppress(Exception):  # only spares the first tasks a fetch; they fetch it anyway
+            self.distributed.wait(self.bundle, timeout=60)
+            self.client.replicate([self.bundle])
         return self
 
     def __exit__(self, *exc) -> None:
         if self.client is not None:
             with contextlib.suppress(Exception):
-                if self.pending:
+                if self.pending and self.client.status == "running":
                     self.client.cancel(list(self.pending), force=True)
                     self.client.run(stop_grading, self.digest, wait=True)  # what workers were grading
             with contextlib.suppress(Exception):
@@ -133,6 +158,7 @@ class Cluster:
             with contextlib.suppress(Exception):
                 self.local.close(timeout=30)
         self.pending = {}
+        self.quieted.setLevel(self.log_level)
 
     def run(self, items: list, *, task: Callable[[Any], dict], before: Callable[[Any], None] = lambda item: None,
             tick: Callable[[], None] = lambda: None) -> Iterator[tuple[Any, list[dict] | None, str]]:
@@ -156,7 +182,7 @@ class Cluster:
 
     def _submit(self, item, task: Callable[[Any], dict], attempt: int) -> None:
         payload = travelling_task(task(item))
-        future = self.client.submit(grade_on_worker, payload, self.config, self.bundle, self.digest,
+        future = self.client.submit(self.work, payload, self.config, self.bundle, self.digest,
                                     pure=False, key=f"grade-{_key_part(payload['student'])}-{os.urandom(4).hex()}")
         self.pending[future] = (item, attempt)
 
@@ -170,7 +196,7 @@ class Cluster:
     def _answer(self, future, item, attempt: int) -> tuple[Any, list[dict] | None, str] | None:
         """What came back for ``item``; None when it deserves another attempt."""
         if future.status == "cancelled":
-            raise ClusterError(f"lost the Dask scheduler at {self.address}; every student finished so far is "
+            raise SchedulerLost(f"lost the Dask scheduler at {self.address}; every student finished so far is "
                                "kept: run the same command again to grade the rest")
         if future.status == "error":
             exc = future.exception()
@@ -210,14 +236,19 @@ def pack_assignments(catalog) -> tuple[bytes, str]:
         if stored.is_file():
             members.append((f"{CACHE_DIR}/{stored.name}", stored))
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
-        for name, path in members:
-            info = tarfile.TarInfo(name)
-            data = path.read_bytes()
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            archive.addfile(info, io.BytesIO(data))
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as packed:  # no clock in the bytes: one hash per content
+        with tarfile.open(fileobj=packed, mode="w", format=tarfile.PAX_FORMAT) as archive:
+            for name, path in members:
+                info = tarfile.TarInfo(name)
+                data = path.read_bytes()
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                archive.addfile(info, io.BytesIO(data))
     data = buffer.getvalue()
     return data, hashlib.sha256(data).hexdigest()
+
+
+def _assignments(data: bytes) -> bytes:
+    return data
 
 
 def _key_part(student: str) -> str:
