@@ -121,10 +121,11 @@ class Cluster:
         self.size = 0
 
     def __enter__(self) -> "Cluster":
-        # Dask logs what it survives (a worker lost, a reconnect); the run says what matters itself.
-        self.quieted = logging.getLogger("distributed")
-        self.log_level = self.quieted.level
-        self.quieted.setLevel(logging.CRITICAL)
+        # Dask logs what it survives (a worker lost, a reconnect), and goes on trying to reconnect
+        # after a lost scheduler even once closed; the run says what matters itself, in one line.
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name.split(".")[0] == "distributed":  # Dask's config gives some of them levels of their own
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
             if self.kind == "local":
                 self.local = start_local_cluster(self.local_workers)
@@ -158,7 +159,6 @@ class Cluster:
             with contextlib.suppress(Exception):
                 self.local.close(timeout=30)
         self.pending = {}
-        self.quieted.setLevel(self.log_level)
 
     def run(self, items: list, *, task: Callable[[Any], dict], before: Callable[[Any], None] = lambda item: None,
             tick: Callable[[], None] = lambda: None) -> Iterator[tuple[Any, list[dict] | None, str]]:
@@ -191,13 +191,20 @@ class Cluster:
             done, _ = self.distributed.wait(list(self.pending), timeout=1.0, return_when="FIRST_COMPLETED")
         except self.distributed.TimeoutError:
             return []
+        except Exception as exc:  # futures cancelled: the connection to the scheduler is gone
+            if any(f.status == "cancelled" for f in self.pending):
+                return [f for f in self.pending if f.status == "cancelled"]
+            raise self._lost() from exc
         return list(done)
+
+    def _lost(self) -> SchedulerLost:
+        return SchedulerLost(f"lost the Dask scheduler at {self.address}; every student finished so far is "
+                             "kept: run the same command again to grade the rest")
 
     def _answer(self, future, item, attempt: int) -> tuple[Any, list[dict] | None, str] | None:
         """What came back for ``item``; None when it deserves another attempt."""
         if future.status == "cancelled":
-            raise SchedulerLost(f"lost the Dask scheduler at {self.address}; every student finished so far is "
-                               "kept: run the same command again to grade the rest")
+            raise self._lost()
         if future.status == "error":
             exc = future.exception()
             if isinstance(exc, self.distributed.KilledWorker):
