@@ -18,6 +18,7 @@ Figures of a sampled runner are extrapolated to the whole class, and the table s
 
     .venv/bin/python bench/class_bench.py --students 100
     .venv/bin/python bench/class_bench.py --students 300 --grader-only
+    .venv/bin/python bench/class_bench.py --students 30 --grader-only --cluster local:2 --workers 2
 
 Exit status: 0 done; 1 the two grader runs gave some notebook a different score;
 2 usage error; 3 this grader could not grade the class at all (or another step the
@@ -48,7 +49,7 @@ except ImportError:
 
 from make_class import ClassWriter, Submission, describe, plan_class, write_manifest  # noqa: E402
 from measure import short_runs  # noqa: E402
-from report import Findings, print_report  # noqa: E402
+from report import Findings, print_cluster_comparison, print_report  # noqa: E402
 from runners import GraderBroken, grader_command, run_grader, run_naive, run_nbgrader, sample_students  # noqa: E402
 from scores import plan_mismatches, score_differences, scores_of  # noqa: E402
 
@@ -67,6 +68,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--grader-only", action="store_true", help="this grader only (both runs), no baselines")
     p.add_argument("--skip-demo-cells", action="store_true",
                    help="leave the cells tagged 'demo' (plots, model training) out of the baselines too")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="also grade the class on a Dask cluster (e.g. local:2) after each run of this grader, "
+                        "and compare the cost per student (issue 16)")
+    p.add_argument("--workers", type=int,
+                   help="--workers for this grader's local runs (default: the grader's own default)")
     p.add_argument("--workdir", help="folder for the class, reports and nbgrader course (default: a temporary "
                                      "folder, removed afterwards)")
     p.add_argument("--bench-venv", default=str(HERE / ".venv"),
@@ -110,12 +116,18 @@ def run(args, catalog, plan: list[Submission], work: Path) -> int:
         catalog.expected(assignment)
     load_before = os.getloadavg()[0]
 
-    runs, results = [], []
+    runs, results, cluster_runs, cluster_results = [], [], [], []
+    local = ("--workers", str(args.workers)) if args.workers else ()
     for label in ("run 1", "run 2"):
         print(f"this grader, {label} of 2", flush=True)
-        runner, found = run_grader(class_dir, work, label, len(plan))
+        runner, found = run_grader(class_dir, work, label, len(plan), local)
         runs.append(runner)
         results.append(found)
+        if args.cluster:  # right after, so that both see the same load on the machine
+            print(f"this grader on the cluster {args.cluster}, {label} of 2", flush=True)
+            runner, found = run_grader(class_dir, work, f"cluster {label}", len(plan), ("--cluster", args.cluster))
+            cluster_runs.append(runner)
+            cluster_results.append(found)
     findings = Findings(plan, runs, results,
                         differences=score_differences(scores_of(results[0]), scores_of(results[1])),
                         plan_mismatches=plan_mismatches(plan, scores_of(results[0])))
@@ -149,8 +161,14 @@ def run(args, catalog, plan: list[Submission], work: Path) -> int:
         "(other work on the machine slows every runner)",
     ]
     rows = print_report(findings, args.skip_demo_cells)
+    if args.cluster:
+        cluster_differences = [d for found in cluster_results
+                               for d in score_differences(scores_of(results[0]), scores_of(found))]
+        rows += print_cluster_comparison(runs, cluster_runs, findings.students, cluster_differences)
+        findings.differences += cluster_differences
     if args.save:
-        saved = {"class": [asdict(s) for s in plan], "runs": [r.figures() for r in (*runs, *findings.baselines)],
+        saved = {"class": [asdict(s) for s in plan],
+                 "runs": [r.figures() for r in (*runs, *cluster_runs, *findings.baselines)],
                  "differences": findings.differences, "plan_mismatches": findings.plan_mismatches,
                  "numpy_start": findings.numpy_start, "check": findings.check, "notes": findings.notes,
                  "context": findings.context, "targets": [{"target": n, "measured": m, "met": ok} for n, m, ok in rows]}

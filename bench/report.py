@@ -17,6 +17,8 @@ TARGET_CLASS_NOTEBOOKS, TARGET_CLASS_SECONDS = 900, 60.0
 TARGET_CHECK_SECONDS = 1.5
 TARGET_OVERHEAD_FACTOR = 2.0
 TARGET_PEAK_BYTES = 1.5e9
+# Issue 16's target: grading on a cluster costs at most this much more per student than the pool.
+TARGET_CLUSTER_EXTRA = 0.10
 
 
 @dataclass
@@ -196,3 +198,25 @@ def print_report(f: Findings, skip_demo: bool) -> list[tuple]:
     for name, measured, ok in rows:
         print(f"   {name.ljust(width)}  {verdict(ok):8}  {measured}")
     return rows
+
+
+def print_cluster_comparison(pool_runs: list[RunnerResult], cluster_runs: list[RunnerResult], students: int,
+                             differences: list[str]) -> list[tuple]:
+    """The cluster's runs against the pool's, run by run (each cluster run came right after a pool run)."""
+    print()
+    print(f"== the same class on a Dask cluster ({cluster_runs[0].note}) against the local pool ({pool_runs[0].note})")
+    for pool, cluster in zip(pool_runs, cluster_runs):
+        extra = (cluster.measurement.wall - pool.measurement.wall) / students
+        print(f"   {pool.name}: {pool.measurement.wall:.1f} s, {cluster.name}: {cluster.measurement.wall:.1f} s; "
+              f"extra per student {extra:+.2f} s ({cluster.measurement.wall / pool.measurement.wall - 1:+.0%}); "
+              f"peak memory {pool.measurement.peak_rss / MIB:.0f} / {cluster.measurement.peak_rss / MIB:.0f} MiB")
+    pool_wall = statistics.fmean(r.measurement.wall for r in pool_runs)
+    cluster_wall = statistics.fmean(r.measurement.wall for r in cluster_runs)
+    ratio = cluster_wall / pool_wall - 1
+    measured = f"{ratio:+.0%} ({(cluster_wall - pool_wall) / students:+.2f} s per student, mean of {len(pool_runs)})"
+    met = ratio <= TARGET_CLUSTER_EXTRA
+    print(f"   cluster's extra cost per student, target within {TARGET_CLUSTER_EXTRA:.0%} of the pool: "
+          f"{measured}  {'met' if met else 'NOT MET'}")
+    print("   scores: " + ("every notebook the same as the pool's" if not differences
+                            else f"{len(differences)} differ from the pool's: " + "; ".join(differences[:5])))
+    return [(f"cluster within {TARGET_CLUSTER_EXTRA:.0%} of the pool per student", measured, met)]

@@ -88,15 +88,19 @@ def grade_options(help_text: str) -> tuple[list[str], str]:
     return options, note
 
 
-def run_grader(class_dir: Path, work: Path, label: str, total: int) -> tuple[RunnerResult, list[dict]]:
-    """`grader grade` over the class folder, into a fresh output folder of its own."""
+def run_grader(class_dir: Path, work: Path, label: str, total: int,
+               extra: tuple[str, ...] = ()) -> tuple[RunnerResult, list[dict]]:
+    """`grader grade` over the class folder, into a fresh output folder of its own
+    (``extra``: more options, such as ``--cluster local:2``)."""
     help_text = subprocess.run([*grader_command(), "grade", "--help"], capture_output=True, text=True,
                                cwd=ROOT).stdout
     options, note = grade_options(help_text)
     slug = label.replace(" ", "")
     out = work / f"reports-{slug}"
     stdout = work / f"grader-{slug}.out"
-    measurement = run_measured([*grader_command(), "grade", str(class_dir), "--out", str(out), *options],
+    if extra:
+        note = " ".join(extra)
+    measurement = run_measured([*grader_command(), "grade", str(class_dir), "--out", str(out), *options, *extra],
                                stdout=stdout, cwd=ROOT)
     if measurement.returncode not in (0, 1):
         raise GraderBroken(f"grader grade exited with status {measurement.returncode}: "

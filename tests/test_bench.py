@@ -138,7 +138,7 @@ def test_the_benchmark_exits_non_zero_when_scores_differ(monkeypatch, tmp_path):
 
     scores = iter([20.0, 21.0])
 
-    def fake_run_grader(class_dir, work, label, total):
+    def fake_run_grader(class_dir, work, label, total, extra=()):
         score = next(scores)
         results = [{"student": s.student, "source": {"path": f"{class_dir}/{s.path}"}, "status": "graded",
                     "score": score, "functions": [], "timing": {}} for s in plan_class(4, seed=0)]

@@ -55,6 +55,19 @@ def gradebook_view(path: Path) -> list[tuple]:
     return view
 
 
+def first_difference(mine: list[tuple], theirs: list[tuple]) -> str:
+    """Where two gradebook views part, for the failure message: the row and the result's keys."""
+    if len(mine) != len(theirs):
+        return f"{len(mine)} results against {len(theirs)}"
+    for a, b in zip(mine, theirs):
+        if a != b:
+            ra, rb = json.loads(a[-1]), json.loads(b[-1])
+            keys = [k for k in sorted(set(ra) | set(rb)) if ra.get(k) != rb.get(k)]
+            return f"{a[0]} {Path(a[1]).name}: " + "; ".join(
+                f"{k}: {json.dumps(ra.get(k))[:400]} against {json.dumps(rb.get(k))[:400]}" for k in keys)
+    return ""
+
+
 def grade_class(paths: list[Path], solutions: Path, out: Path, *, cluster: str | None = None, **settings):
     catalog = Catalog(solutions)
     intake = collect(paths, catalog=catalog, extract_to=out / "_submissions")
@@ -142,7 +155,7 @@ def test_sample_class_on_a_cluster_gets_the_pools_gradebook(sample_runs):
     view = gradebook_view(cluster_book)
     assert len(view) == pool_summary.notebooks == cluster_summary.graded
     assert {row[0] for row in view} == {p.name for p in SAMPLE_CLASS.iterdir() if p.is_dir()}
-    assert view == gradebook_view(pool_book)
+    assert view == gradebook_view(pool_book), first_difference(view, gradebook_view(pool_book))
     paths = {row[1] for row in view}
     assert all(Path(p).is_relative_to(SAMPLE_CLASS) for p in paths)  # the client's paths, not a worker's
     assert (cluster_summary.graded, cluster_summary.failed_to_read, cluster_summary.average) == \
@@ -179,7 +192,7 @@ def test_synthetic_class_of_30_on_a_cluster_gets_the_pools_gradebook_and_the_pla
                                                 cluster=local_cluster.scheduler_address)
     view = gradebook_view(cluster_book)
     assert cluster_summary.status == "finished" and len(view) == len(plan) == 90
-    assert view == gradebook_view(pool_book)
+    assert view == gradebook_view(pool_book), first_difference(view, gradebook_view(pool_book))
     scores = {(row[0], Path(row[1]).name): row[5] for row in view}
     for submission in plan:
         assert scores[(submission.student, submission.notebook)] == pytest.approx(submission.expected_score, abs=1e-6), \

@@ -99,7 +99,7 @@ def start_local_cluster(workers: int):
 
     with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
         return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.CRITICAL)
+                                        dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
 
 
 # --- the client side -----------------------------------------------------------------------------
@@ -139,6 +139,7 @@ class Cluster:
         if not self.size:
             self.client.wait_for_workers(1, timeout=60)
             self.size = len(self.client.scheduler_info().get("workers", {}))
+        self._check_workers()
         data, self.digest = pack_assignments(self.catalog)
         # A task, not scattered data: should every worker holding it die, the scheduler makes it again.
         self.bundle = self.client.submit(_assignments, data, key=f"grader-assignments-{self.digest[:16]}")
@@ -146,6 +147,23 @@ class Cluster:
             self.distributed.wait(self.bundle, timeout=60)
             self.client.replicate([self.bundle])
         return self
+
+    def _check_workers(self) -> None:
+        """Every worker must grade as this client would: the same grader version."""
+        from grader import __version__
+
+        try:
+            found = self.client.run(_grader_version)
+        except Exception as exc:  # the function is sent by reference: a worker without the grader fails here
+            self.__exit__()
+            raise ClusterError(f"the Dask workers cannot run the grader ({type(exc).__name__}: {exc}); "
+                               'install nbautograde with its cluster extra on every worker') from None
+        other = {address: version for address, version in found.items() if version != __version__}
+        if other:
+            address, version = sorted(other.items())[0]
+            self.__exit__()
+            raise ClusterError(f"the Dask worker at {address} has grader {version}, this one is {__version__}: "
+                               f"install the same version on every worker ({len(other)} of {len(found)} differ)")
 
     def __exit__(self, *exc) -> None:
         if self.client is not None:
@@ -252,6 +270,12 @@ def pack_assignments(catalog) -> tuple[bytes, str]:
                 archive.addfile(info, io.BytesIO(data))
     data = buffer.getvalue()
     return data, hashlib.sha256(data).hexdigest()
+
+
+def _grader_version() -> str:
+    from grader import __version__
+
+    return __version__
 
 
 def _assignments(data: bytes) -> bytes:
