@@ -24,6 +24,7 @@ from grader.classrun.batch import Settings, run_class
 from grader.classrun.cluster import Cluster, pack_assignments, start_local_cluster, _with_paths
 from grader.classrun.intake import collect
 from grader.classrun.pool import descendants
+from grader.core.results import NotebookResult, NotebookStatus
 from grader.cli import main
 from grader.grading.catalog import Catalog
 
@@ -389,9 +390,11 @@ def test_the_assignment_archive_is_reproducible_and_holds_what_workers_need(tiny
 
 def test_results_name_the_clients_paths_not_the_workers_copies():
     here, there = "/tmp/grader-task-x/0/Tiny.ipynb", "class/ann \"a\"/Tiny.ipynb"
-    results = [{"source": {"path": here}, "message": f"{here} is not valid JSON", "score": 1.0}]
-    assert _with_paths(results, {here: there}) == [
-        {"source": {"path": there}, "message": f"{there} is not valid JSON", "score": 1.0}]
+    unreadable = NotebookResult(student="ann", source={"path": here, "sha256": "ab"}, status=NotebookStatus.UNREADABLE,
+                                max_score=30.0, message=f"{here} is not valid JSON")
+    [moved] = _with_paths([unreadable], {here: there})
+    assert (moved.source, moved.message) == ({"path": there, "sha256": "ab"}, f"{there} is not valid JSON")
+    assert (moved.status, moved.max_score, moved.student) == (NotebookStatus.UNREADABLE, 30.0, "ann")
 
 
 def test_no_more_than_two_students_per_worker_are_in_flight(local_cluster):

@@ -40,8 +40,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from grader.core.errors import UsageError
 from grader.classrun.pool import STOP_SIGNAL, Pool
+from grader.core.errors import EXIT_SOME_FAILED, UsageError
 from grader.core.results import NotebookResult
 
 LOCAL_PREFIX = "local:"
@@ -53,11 +53,13 @@ CACHE_DIR = ".grader-cache"  # where a worker's catalog finds the shipped refere
 
 
 class ClusterError(UsageError):
-    """The cluster cannot be used or went away (one line, for the user)."""
+    """The cluster cannot be used (one line, for the user)."""
 
 
 class SchedulerLost(ClusterError):
     """The scheduler went away mid-run: what was written stays, a rerun grades the rest."""
+
+    exit_code = EXIT_SOME_FAILED
 
 
 def check_cluster_option(address: str, workers: int | None) -> None:
