@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -37,6 +38,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -320,11 +322,26 @@ def grade_on_worker(task: dict, config: dict, bundle: bytes, digest: str) -> dic
 
 
 def _with_paths(results: list[NotebookResult], renames: dict[str, str]) -> list[NotebookResult]:
-    """Results naming the client's paths wherever they name this worker's copies."""
-    text = json.dumps([r.to_dict() for r in results], default=str)
-    for here, there in renames.items():
-        text = text.replace(json.dumps(here)[1:-1], json.dumps(there)[1:-1])
-    return [NotebookResult.from_dict(r) for r in json.loads(text)]
+    """Results naming the client's paths wherever they name this worker's copies; every other
+    value keeps its type (30 stays 30), so the result files are the pool's, byte for byte."""
+    return [_renamed(r, renames) for r in results]
+
+
+def _renamed(value: Any, renames: dict[str, str]) -> Any:
+    if isinstance(value, Enum):  # the statuses are str enums: keep them enums
+        return value
+    if isinstance(value, str):
+        for here, there in renames.items():
+            value = value.replace(here, there)
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _renamed(getattr(value, f.name), renames)
+                                             for f in dataclasses.fields(value) if f.init})
+    if isinstance(value, (list, tuple)):
+        return type(value)(_renamed(v, renames) for v in value)
+    if isinstance(value, dict):
+        return {k: _renamed(v, renames) for k, v in value.items()}
+    return value
 
 
 def _unpacked(bundle: bytes, digest: str) -> Path:
