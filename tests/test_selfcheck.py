@@ -183,3 +183,19 @@ def test_grader_check_with_no_public_checks_anywhere_says_how_to_get_them(tmp_pa
     assert "is not installed: pip install its .whl" in err and "--assignments" in err
     assert "Traceback" not in err
     assert not (tmp_path / "reports").exists(), "nothing is written for a check that could not run"
+
+
+def test_checks_come_from_the_folder_first_then_the_installed_package(tmp_path, monkeypatch):
+    """Where a notebook has no checks/ beside it, the student package's copy is used."""
+    from grader.grading import studentkit
+
+    namespace = _reference("Optimization_methods.ipynb")
+    monkeypatch.setattr(studentkit, "bundled_folder", lambda: None)
+    assert grader.check("update_parameters_with_gd", folder=str(tmp_path), namespace=namespace).problem
+    monkeypatch.setattr(studentkit, "bundled_folder", lambda: ASSIGNMENTS)  # as an installed wheel holds it
+    report = grader.check("update_parameters_with_gd", folder=str(tmp_path), namespace=namespace)
+    assert report.passed and not report.problem
+    empty = tmp_path / "other"
+    (empty / "checks").mkdir(parents=True)  # a folder of its own wins, even an empty one: it says so
+    problem = grader.check("update_parameters_with_gd", folder=str(empty), namespace=namespace).problem
+    assert problem.startswith(f"the public checks in {empty} cannot be read")
