@@ -3,9 +3,9 @@ folder without its ``checks/``, the notebook's first cell ``%pip install``-ing t
 beside it, then a check cell, run through nbclient; then ``grader check`` from the
 terminal, with the public checks the installed package brought.
 
-No registry is asked: the fresh environment sees the packages of the one running the
-tests (NumPy, nbclient, ipykernel…) through a folder of links that leaves the grader
-itself out, and pip runs with ``PIP_NO_INDEX`` and no configuration file. The wheel's
+No registry is asked: the fresh environment is given the packages of the one running the
+tests (NumPy, nbclient, ipykernel…) as hard links, leaving the grader itself out, and pip
+runs with ``PIP_NO_INDEX`` and no configuration file. The wheel's
 size and the time of the install and of the first check are printed, not asserted.
 """
 from __future__ import annotations
@@ -33,28 +33,39 @@ SOLUTIONS = ROOT / "solutions"
 NOTEBOOK = "Initialization.ipynb"
 DONE, WRONG = "initialize_parameters_zeros", "initialize_parameters_he"  # solved; an index past the end
 OFF_BY_ONE = ("np.sqrt(2 / layers_dims[l - 1])", "np.sqrt(2 / layers_dims[l + 1])")
+# The grader itself and what the new venv has of its own stay out.
+LEFT_OUT = ("grader", "nbautograde", "__editable__", "pip", "_distutils_hack", "distutils-precedence",
+            "setuptools", "pkg_resources", "__pycache__")
 NO_REGISTRY = {"PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
 def _fresh_environment(folder: Path) -> Path:
-    """A new venv whose only packages are links to this one's, minus the grader; its python."""
+    """A new venv holding this one's packages, minus the grader; its python.
+
+    The packages are hard links (copies across file systems), inside the new venv's own
+    site-packages: a contained kernel sees only its Python's installation, so links
+    pointing elsewhere would not do.
+    """
     subprocess.run([sys.executable, "-m", "venv", str(folder / "venv")], check=True)
     python = folder / "venv" / "bin" / "python"
-    inside = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                            check=True, capture_output=True, text=True).stdout.strip()
-    links = folder / "outer-packages"
-    links.mkdir()
+    inside = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 check=True, capture_output=True, text=True).stdout.strip())
     for outer in site.getsitepackages():
         for entry in Path(outer).iterdir():
-            lowered = entry.name.lower()
-            if lowered.startswith(("grader", "nbautograde", "__editable__", "pip", "_distutils_hack",
-                                   "distutils-precedence", "setuptools", "pkg_resources")):
+            if entry.name.lower().startswith(LEFT_OUT) or entry.suffix == ".pth" or (inside / entry.name).exists():
                 continue
-            if entry.suffix == ".pth" or (links / entry.name).exists():
-                continue
-            (links / entry.name).symlink_to(entry)
-    Path(inside, "outer-packages.pth").write_text(f"{links}\n", encoding="utf-8")
+            if entry.is_dir():
+                shutil.copytree(entry, inside / entry.name, copy_function=_link_or_copy, symlinks=True)
+            else:
+                _link_or_copy(entry, inside / entry.name)
     return python
+
+
+def _link_or_copy(source, target) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _kernel_manager(python: Path, folder: Path):
