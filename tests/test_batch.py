@@ -169,6 +169,16 @@ def test_reports_are_written_per_student(canvas_run):
     assert json.loads((out / "101" / results[0]).read_text(encoding="utf-8"))["student"] == "101"
 
 
+def test_each_graded_notebook_gets_an_annotated_page_linked_from_the_report(canvas_run):
+    _, out = canvas_run
+    report = (out / "101" / "report.html").read_text(encoding="utf-8")
+    for result in sorted((out / "101").glob("*.json")):
+        page = out / "101" / f"{result.stem}.annotated.html"
+        assert page.is_file(), page
+        assert f'href="{page.name}"' in report
+        assert "grader-note" in page.read_text(encoding="utf-8")
+
+
 @pytest.mark.kernel
 def test_a_second_run_grades_nothing_and_an_identical_resubmission_is_not_regraded(canvas_run, download,
                                                                                    tmp_path):

@@ -231,7 +231,7 @@ class _Writer:
         folder = self.out / safe_file_name(student.key)
         fresh = dict(zip(plan.to_grade, results))
         names = result_file_names(plan.items)
-        current = []
+        current, links = [], []
         for index, item in enumerate(plan.items):
             if item.action == "superseded":
                 continue
@@ -244,9 +244,11 @@ class _Writer:
             if index in fresh or not path.exists():
                 write_result(result, path)
             current.append((result, index in fresh))
+            links.append(self._annotate(result, folder, names[index], index in fresh))
         report = folder / "report.html"
         if fresh or not report.exists():
-            text = render_student_report([r.to_dict() for r, _ in current], student=student.display_name)
+            text = render_student_report([r.to_dict() for r, _ in current], student=student.display_name,
+                                         annotated=links)
             write_text_atomic(report, text)
         self.book.record_student(self.summary.run_id, student, plan.items)
         self.students_done += bool(fresh)
@@ -254,6 +256,23 @@ class _Writer:
             self._count(result, is_fresh)
             if self.on_result:
                 self.on_result(student, result, is_fresh)
+
+    @staticmethod
+    def _annotate(result: NotebookResult, folder: Path, stem: str, fresh: bool) -> str | None:
+        """The student's notebook with the grader's boxes beside the report; its link, or None."""
+        from grader.reports.annotated import annotated_name, render_annotated_notebook
+
+        page = folder / annotated_name(stem)
+        if not fresh and page.exists():
+            return page.name
+        where = (result.source or {}).get("path")
+        notebook = Path(where) if isinstance(where, str) and where else None
+        if notebook is None or not notebook.is_file():
+            return None
+        from grader.core.files import write_text_atomic
+
+        html = render_annotated_notebook(notebook, result.to_dict())
+        return write_text_atomic(page, html).name if html is not None else None
 
     def _count(self, result: NotebookResult, fresh: bool) -> None:
         s = self.summary

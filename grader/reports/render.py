@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from grader.core.files import safe_file_name, write_text_atomic
 from grader.core.results import CheckStatus, FunctionStatus, NotebookStatus
