@@ -108,6 +108,10 @@ def kernel_processes() -> list[int]:
     return sorted(found)
 
 
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
 def settled(count, want: int = 0, tries: int = 50):
     """``count()`` once it reaches ``want`` (processes take a moment to be reaped), else its last value."""
     for _ in range(tries):
@@ -199,6 +203,7 @@ def batch(tmp_path_factory):
                    *([other_home] if other_home else []))
         before = snapshot(*watched)
         kernels_before = kernel_processes()
+        descriptors_before = open_descriptors()
         private_tmp = tmp_path_factory.mktemp("grader-tmp")
         saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(private_tmp)
         os.environ[SECRET_NAME] = SECRET
@@ -223,6 +228,7 @@ def batch(tmp_path_factory):
                "kernels_before": kernels_before, "kernels_after": settled(kernel_processes, len(kernels_before)),
                "run_dirs": settled(lambda: sorted(private_tmp.glob("grader-run-*"))),
                "connections": listener.connections,
+               "descriptors": (descriptors_before, open_descriptors(), len(order)),
                "planted": planted, "other_home": other_home}
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -308,6 +314,13 @@ def test_no_file_changed_outside_the_sandbox(batch):
 def test_no_kernel_process_or_working_directory_is_left(batch):
     assert set(batch["kernels_after"]) <= set(batch["kernels_before"]), "kernels or their processes outlived the batch"
     assert batch["run_dirs"] == []
+
+
+def test_the_grader_keeps_no_descriptor_of_a_finished_kernel(batch):
+    # Each kernel, restarted or not, once held a dozen: a leak would stop a large class run with
+    # "filedescriptor out of range" long before its end.
+    before, after, students = batch["descriptors"]
+    assert after - before < students, (before, after)
 
 
 def test_every_attack_file_is_listed():

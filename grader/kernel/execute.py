@@ -13,6 +13,7 @@ Only the checks still waiting when a notebook's time budget runs out are lost.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import math
 import os
@@ -186,7 +187,7 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
                             results[i].kernel_error = f"the grader's harness failed: {error['ename']}: {error['evalue']}"
                         pending.pop(0)
             finally:
-                await _stop(km)
+                await _stop(km, client)
         except (CellTimeoutError, KernelSilent):
             _carry_on(pending, dirs, results, stopped_by, finished_at_restart, "timeout")
         except DeadKernelError:
@@ -253,7 +254,8 @@ def _carry_on(pending: list[int], dirs: list[Path], results: list[Execution], st
     results[i].restarts += 1
 
 
-async def _stop(km) -> None:
+async def _stop(km, client: NotebookClient) -> None:
+    """End the kernel and free its sockets: nbclient leaves a client it was handed a manager for open."""
     try:
         if km.has_kernel:
             await km.shutdown_kernel(now=True)
@@ -263,6 +265,13 @@ async def _stop(km) -> None:
         await km._async_cleanup_resources()
     except Exception:
         pass
+    atexit.unregister(client._cleanup_kernel)
+    if client.kc is not None:
+        try:
+            client.kc.stop_channels()  # its sockets and zmq context: a dozen descriptors per kernel
+        except Exception:
+            pass
+        client.kc = None
 
 
 def _cell_error(cell) -> dict | None:
