@@ -6,6 +6,7 @@ side) raises.
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from dataclasses import replace
@@ -19,7 +20,7 @@ from grader.notebook.build import FunctionBuild
 from grader.checks.compare import Difference, Verdict, compare
 from grader.kernel.execute import Options
 from grader.grading.pipeline import Plan, PreparedInputs, Run, observed_output, plan, prepared, run_plans
-from grader.notebook.reader import ReadError, read_notebook
+from grader.notebook.reader import ReadError, parse_notebook, read_submission_bytes
 from grader import __version__
 from grader.core.results import (
     AssignmentInfo, CheckResult, CheckStatus, FunctionResult, FunctionStatus, Kept, NotebookResult,
@@ -74,11 +75,9 @@ def _grade_student(notebooks: list[Path], catalog: Catalog, student: str, assign
     results: list[NotebookResult | None] = []
     plans: list[tuple[int, Plan, dict, Assignment]] = []
     for path, name in zip(map(Path, notebooks), wanted):
-        source = {"path": str(path), "sha256": sha256_of(path)}
-        try:
-            nb = read_notebook(path)
-        except ReadError as exc:
-            results.append(failed_result(catalog, student, source, NotebookStatus.UNREADABLE, str(exc),
+        source, nb = _read(path)
+        if isinstance(nb, ReadError):
+            results.append(failed_result(catalog, student, source, NotebookStatus.UNREADABLE, str(nb),
                                          _guess(catalog, path, name)))
             continue
         chosen, reason = _choose(catalog, nb, name)
@@ -221,6 +220,19 @@ def default_hidden(catalog: Catalog, notebooks: list[Path], extra: list[str]) ->
             continue
         hidden.append(str(real))
     return sorted(set(hidden))
+
+
+def _read(path: Path) -> tuple[dict, NotebookNode | ReadError]:
+    """The submission's source record and its notebook (or why it is none), reading the file once."""
+    try:
+        raw = read_submission_bytes(path)
+    except ReadError as exc:  # too large or not there: hashed as it is, if it can be read at all
+        return {"path": str(path), "sha256": sha256_of(path)}, exc
+    source = {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest()}
+    try:
+        return source, parse_notebook(raw)
+    except ReadError as exc:
+        return source, exc
 
 
 def _guess(catalog: Catalog, path: Path, wanted: str | None) -> Assignment | None:

@@ -16,6 +16,11 @@ class ReadError(Exception):
 
 
 def read_notebook(path: Path, *, max_bytes: int = MAX_BYTES) -> NotebookNode:
+    return parse_notebook(read_submission_bytes(path, max_bytes=max_bytes))
+
+
+def read_submission_bytes(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """The file's bytes, or a ``ReadError`` when it cannot be a notebook by its size alone."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -25,8 +30,10 @@ def read_notebook(path: Path, *, max_bytes: int = MAX_BYTES) -> NotebookNode:
         raise ReadError("the file is empty")
     if size > max_bytes:
         raise ReadError(f"the file is {size / 2**20:.0f} MB, more than the {max_bytes / 2**20:.0f} MB limit")
-    raw = path.read_bytes()
-    return parse_notebook(raw)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"cannot open the file: {exc.strerror or exc}") from None
 
 
 def parse_notebook(raw: bytes) -> NotebookNode:
