@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import statistics
 import sys
 import threading
@@ -27,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader.core.errors import UsageError
+from grader.core.errors import EXIT_SOME_FAILED, GraderError, UsageError
 from grader.classrun.gradebook import Gradebook, Item
 from grader.classrun.intake import Intake, StudentWork
 from grader.classrun.pool import Pool, crashed_result
@@ -122,6 +123,31 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
                       unmatched_notebooks=sum(u.path.lower().endswith(".ipynb") for u in intake.unmatched),
                       set_aside=[_set_aside(work, sub) for work in intake.students for sub in work.superseded],
                       notes=list(intake.notes), review_policy=settings.review_policy)
+    try:
+        _run(intake, catalog, settings, summary, out, started, on_result, progress)
+    except (OSError, sqlite3.OperationalError) as exc:  # a full disk, a file-size limit, a held gradebook
+        raise OutputError(_write_failure(exc, out, settings.gradebook)) from None
+    _write_summary(out, summary)
+    return summary
+
+
+class OutputError(GraderError):
+    """Results, reports or the gradebook could not be written; what was committed is kept."""
+
+    exit_code = EXIT_SOME_FAILED
+
+
+def _write_failure(exc: BaseException, out: Path, gradebook: Path) -> str:
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return (f"the gradebook {gradebook} is held by another program ({exc}); close it and run the "
+                "same command again")
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (f"the run stopped: results could not be written under {out} or to {gradebook} ({reason}); "
+            "every student committed so far is kept: make room and run the same command again")
+
+
+def _run(intake: Intake, catalog, settings: Settings, summary: Summary, out: Path, started: float,
+         on_result, progress) -> None:
     with run_lock(settings.gradebook), Gradebook(settings.gradebook) as book, _Interrupts() as interrupts:
         summary.run_id = book.start_run(settings.options)
         book.record_unmatched(summary.run_id, [(u.path, u.reason) for u in intake.unmatched])
@@ -158,11 +184,20 @@ def run_class(intake: Intake, catalog, settings: Settings, *,
             if progress:
                 progress.close()
             summary.seconds = round(time.perf_counter() - started, 2)
-            with interrupts.deferred():
+            with interrupts.deferred(), _unless_failing(summary):
                 _class_figures(book, catalog, summary, out)
                 book.finish_run(summary.run_id, summary.status, summary.to_dict())
-    _write_summary(out, summary)
-    return summary
+
+
+@contextlib.contextmanager
+def _unless_failing(summary: Summary) -> Iterator[None]:
+    """The run's last writes; when the run is failing already (a full disk, most likely), their
+    own failure must not hide why. The run then stays 'running', and the next marks it 'killed'."""
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError):
+        if summary.status != "failed":
+            raise
 
 
 def _set_aside(work: StudentWork, sub) -> dict:

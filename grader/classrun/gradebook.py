@@ -32,6 +32,7 @@ from grader.core.records import ClassRecord, Student
 from grader.core.results import NotebookResult, status_of
 
 SCHEMA_VERSION = 1
+BUSY_SECONDS = 30  # how long to wait for another program (an SQLite browser) to let go of the file
 STUDENT_FIELDS = ("name", "lms_id", "sis_id", "sis_login", "section", "email", "username")
 
 SCHEMA = """
@@ -84,11 +85,16 @@ class Gradebook:
             raise GradebookError(f"no gradebook at {self.path}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_SECONDS)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self._check_schema()
+        except sqlite3.OperationalError as exc:  # the file is fine; something keeps us from it
+            if "locked" in str(exc):
+                raise GradebookError(f"the gradebook {self.path} is held by another program ({exc}); "
+                                     "close it and run the same command again") from None
+            raise GradebookError(f"cannot use the gradebook {self.path} ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise GradebookError(f"{self.path} is not a usable gradebook ({exc})") from None
         except OSError as exc:
