@@ -25,7 +25,7 @@ class NotebookStatus(str, Enum):
     UNREADABLE = "unreadable"  # not a notebook we can read: a result with the reason, 0 points
     UNRECOGNISED = "unrecognised"  # a notebook, but of no known assignment (or the wrong one)
     CRASHED = "crashed"  # the grader's worker died: not the student's doing
-    KERNEL_ERROR = "kernel_error"  # the link to the student's kernel failed: not the student's doing
+    KERNEL_ERROR = "kernel_error"  # no kernel could be started for it: not the student's doing
 
     @property
     def label(self) -> str:
