@@ -24,7 +24,7 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -270,18 +270,24 @@ class _Writer:
         for index, item in enumerate(plan.items):
             if item.action == "superseded":
                 continue
-            if index in fresh:
-                item.result = result = fresh[index]
-                item.version = version_of(self.catalog, result.assignment.slug if result.assignment else None)
+            attempt = attempt_of(plan.work.submissions[index])
+            changed = index in fresh
+            if changed:
+                result = replace(fresh[index], attempt=attempt)
             else:
                 result = NotebookResult.from_dict(self.book.result(item.reused))
+                if result.attempt != attempt:  # the same file, but now with an earlier or later attempt beside it
+                    result, changed = replace(result, attempt=attempt), True
+            if changed:
+                item.result = result
+                item.version = version_of(self.catalog, result.assignment.slug if result.assignment else None)
             path = folder / f"{names[index]}.json"
-            if index in fresh or not path.exists():
+            if changed or not path.exists():
                 write_result(result, path)
             current.append((result, index in fresh))
             links.append(self._annotate(result, folder, names[index], index in fresh))
         report = folder / "report.html"
-        if fresh or not report.exists():
+        if fresh or any(item.result is not None for item in plan.items) or not report.exists():
             text = render_student_report([r.to_dict() for r, _ in current], student=student.display_name,
                                          annotated=links)
             write_text_atomic(report, text)
@@ -324,6 +330,13 @@ class _Writer:
             s.crashed += 1
         elif any(c.status is CheckStatus.TIMEOUT for c in result.checks):
             s.timed_out += 1
+
+
+def attempt_of(sub) -> dict | None:
+    """Which attempt of how many the graded file is, and which were set aside; None for a single one."""
+    if sub.of <= 1:
+        return None
+    return {"number": sub.number, "of": sub.of, "set_aside": [n for n in range(1, sub.of + 1) if n != sub.number]}
 
 
 def result_file_names(items: list[Item]) -> dict[int, str]:

@@ -258,6 +258,7 @@ class NotebookResult:
     containment: dict | None = None
     grader_version: str = ""
     review_policy: ReviewPolicy = ReviewPolicy.REGIONS
+    attempt: dict | None = None  # of several attempts: {"number", "of", "set_aside": [numbers]}
 
     @property
     def score(self) -> float:
@@ -286,6 +287,8 @@ class NotebookResult:
         }
         if self.containment is not None:
             data["containment"] = self.containment
+        if self.attempt is not None:
+            data["attempt"] = dict(self.attempt)
         return data
 
     @classmethod
@@ -302,6 +305,7 @@ class NotebookResult:
             timing=dict(data.get("timing") or {}), containment=data.get("containment"),
             grader_version=data.get("grader_version", ""),
             review_policy=ReviewPolicy(data.get("review_policy", ReviewPolicy.REGIONS.value)),
+            attempt=data.get("attempt"),
         )
 
 

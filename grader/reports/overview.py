@@ -17,7 +17,8 @@ from urllib.parse import quote
 from grader.core.records import ClassRecord
 from grader.core.files import safe_file_name
 from grader.core.results import NotebookStatus
-from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points, review_line
+from grader.reports.view import (as_dict, as_list, as_number, as_text, attempt_line, environment, format_points,
+                                 review_line)
 from grader.checks.spec import Assignment
 
 __all__ = ["write_overview", "render_overview", "overview_model", "score_chart_svg", "report_link"]
@@ -108,7 +109,8 @@ def _student_row(record: ClassRecord, columns: list[dict], max_total: float) -> 
         total += score
         status = as_text(result.get("status"), "graded")
         cells.append({"text": format_points(score), "value": score, "status": status,
-                      "label": "" if status == "graded" else PROBLEM_STATUS.get(status, status)})
+                      "label": "" if status == "graded" else PROBLEM_STATUS.get(status, status),
+                      "attempt": attempt_line(result.get("attempt"))})
     return {
         "name": record.student.display_name,
         "key": record.student.key,

@@ -15,7 +15,8 @@ from typing import Any
 
 from grader.core.files import safe_file_name, write_text_atomic
 from grader.core.results import CheckStatus, FunctionStatus, NotebookStatus
-from grader.reports.view import as_dict, as_list, as_number, as_text, environment, format_points, review_line
+from grader.reports.view import (as_dict, as_list, as_number, as_text, attempt_line, environment, format_points,
+                                 review_line)
 
 __all__ = ["render_student_report", "write_student_report", "render_check_table"]
 
@@ -117,6 +118,7 @@ def _assignment(raw: Any, number: int, annotated: str | None = None) -> dict:
         "graded": result.get("status", "graded") == "graded",
         "message": as_text(result.get("message")),
         "source": as_text(as_dict(result.get("source")).get("path")),
+        "attempt": attempt_line(result.get("attempt")),
         "score_value": score,
         "max_value": maximum,
         "score": format_points(score),

@@ -53,6 +53,19 @@ def format_points(value: float) -> str:
     return format_number(value, 2)
 
 
+def attempt_line(attempt: Any) -> str:
+    """'attempt 2 of 2; attempt 1 set aside', or '' when the student handed in one attempt."""
+    attempt = as_dict(attempt)
+    if as_number(attempt.get("of"), 1) <= 1:
+        return ""
+    aside = [str(int(n)) for n in as_list(attempt.get("set_aside"))]
+    text = f"attempt {int(as_number(attempt.get('number')))} of {int(as_number(attempt.get('of')))}"
+    if aside:
+        names = aside[0] if len(aside) == 1 else ", ".join(aside[:-1]) + " and " + aside[-1]
+        text += f"; attempt{'s' * (len(aside) > 1)} {names} set aside"
+    return text
+
+
 def review_line(function: dict) -> str:
     """A function's needs-review line (both scores and the reason); empty when none is needed."""
     from grader.core.results import Review
