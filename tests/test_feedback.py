@@ -6,6 +6,7 @@ The instructor's reports of the same run must show some of them, or the search p
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -80,24 +81,32 @@ def test_feedback_shows_no_hidden_input_or_expected_value(graded, reveal):
     for page in pages:
         # A student's own output on public inputs may happen to equal a hidden value: that is theirs.
         own = without_hidden[page.parent.name]
-        for path in (page, page.with_name("feedback.json")):
+        annotated = sorted(page.parent.glob("*.annotated.html"))
+        assert annotated and all(f'href="{a.name}"' in page.read_text(encoding="utf-8") for a in annotated)
+        for path in (page, page.with_name("feedback.json"), *annotated):
             text = path.read_text(encoding="utf-8")
             leaked = sorted(n for n in secret if n in text and n not in own)
             assert not leaked, f"{path} shows hidden values: {leaked[:5]}"
 
 
+@functools.lru_cache(maxsize=1)  # one gradebook for every reveal level: render its pages once
 def _without_hidden_checks(gradebook: Path) -> dict[str, str]:
     """Per student folder: their report and JSON with every hidden check taken out."""
     from grader.core.files import safe_file_name
     from grader.lms.export import records_from_gradebook
+    from grader.reports.annotated import render_annotated_notebook
     from grader.reports.render import render_student_report
 
     texts = {}
     for record in records_from_gradebook(gradebook):
         results = [dict(r, functions=[dict(f, checks=[c for c in f["checks"] if not c["hidden"]])
                                       for f in r.get("functions", [])]) for r in record.results.values()]
+        # The annotated notebook shows the student's own cells and saved outputs: theirs too.
+        notebooks = [render_annotated_notebook(Path(r["source"]["path"]), r) or "" for r in results
+                     if Path(r.get("source", {}).get("path", "")).is_file()]
         texts[safe_file_name(record.student.key)] = (json.dumps(results, default=str)
-                                                      + render_student_report(results, student=record.student.key))
+                                                      + render_student_report(results, student=record.student.key)
+                                                      + "".join(notebooks))
     return texts
 
 

@@ -98,4 +98,28 @@ def write_feedback(results: list[dict], out_dir: Path, *, student: str, reveal_o
              for r in results]
     folder = Path(out_dir) / safe_file_name(student)
     write_text_atomic(folder / "feedback.json", json.dumps(shown, indent=1, default=str))
-    return write_text_atomic(folder / "feedback.html", render_student_report(shown, student=student))
+    links = _annotated_notebooks(shown, folder)
+    return write_text_atomic(folder / "feedback.html", render_student_report(shown, student=student, annotated=links))
+
+
+def _annotated_notebooks(shown: list[dict], folder: Path) -> list[str | None]:
+    """Each redacted result's notebook, annotated, beside the feedback page; its link, or None
+    where the notebook handed in is no longer where it was graded from or cannot be read."""
+    from grader.reports.annotated import annotated_name, render_annotated_notebook
+
+    links: list[str | None] = []
+    used: set[str] = set()
+    for number, result in enumerate(shown, 1):
+        where = (result.get("source") or {}).get("path")
+        notebook = Path(where) if isinstance(where, str) and where else None
+        html = render_annotated_notebook(notebook, result, report_href="feedback.html") \
+            if notebook is not None and notebook.is_file() else None
+        if html is None:
+            links.append(None)
+            continue
+        name = annotated_name(safe_file_name(notebook.stem))
+        if name in used:  # two notebooks of one name: number the second
+            name = annotated_name(safe_file_name(f"{notebook.stem}-{number}"))
+        used.add(name)
+        links.append(write_text_atomic(folder / name, html).name)
+    return links
