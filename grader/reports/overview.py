@@ -103,7 +103,8 @@ def _student_row(record: ClassRecord, columns: list[dict], max_total: float) -> 
     for column in columns:
         result = as_dict(record.results.get(column["slug"]))
         if not result:
-            cells.append({"text": "—", "value": -1, "status": "missing", "label": "not submitted"})
+            cells.append({"text": "—", "value": -1, "status": "missing", "label": "not submitted",
+                          "attempt": ""})
             continue
         score = as_number(result.get("score"))
         total += score
