@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 from grader import api
 from grader.core.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, GraderError
-from grader.core.imports import skip_unused_imports
 from grader.core.results import NotebookResult, NotebookStatus
 
 
@@ -306,7 +305,6 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse, call the library, and turn an error the user can fix into one line and its exit code."""
-    skip_unused_imports()
     args = parser().parse_args(argv)
     try:
         return args.run(args)

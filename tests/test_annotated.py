@@ -6,13 +6,16 @@ tests/submissions/opt_reference_code.ipynb; the hostile notebook is built here, 
 """
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
 import nbformat
 
-from grader.reports.annotated import NOTE_KEY, render_annotated_notebook, write_annotated_notebook
+from grader.reports.annotated import (
+    NOTE_KEY,
+    render_annotated_notebook,
+    write_annotated_notebook,
+)
 from grader.reports.feedback import redact
 
 HERE = Path(__file__).parent

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from browser import ARTIFACTS, chromium, chromium_path
+from browser import ARTIFACTS, Visit, chromium, chromium_path
 from grader.grading.catalog import Catalog
 from grader.grading.grade import grade_notebook
 from grader.reports.overview import write_overview
 from grader.core.records import ClassRecord, Student
 from grader.core.files import safe_file_name
+from grader.reports.annotated import write_annotated_notebook
 from grader.reports.render import write_student_report
+from test_annotated import hostile_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"
@@ -55,11 +57,14 @@ def graded_class(tmp_path_factory):
     records = []
     for key, (name, scenarios) in CLASS.items():
         record = ClassRecord(Student(key, name=name))
+        links = []
         for scenario in scenarios:
             path = truncated_notebook(work) if scenario == "TRUNCATED" else SUBMISSIONS / f"{scenario}.ipynb"
             result = grade_notebook(path, catalog, student=key).to_dict()
             record.results[result["assignment"]["slug"]] = result
-        write_student_report(list(record.results.values()), out, student=key)
+            page = write_annotated_notebook(path, result, out, student=key, stem=path.stem)
+            links.append(page.name if page else None)
+        write_student_report(list(record.results.values()), out, student=key, annotated=links)
         records.append(record)
     write_overview(records, out, assignments=catalog.assignments)
     return out, records
@@ -182,3 +187,110 @@ def test_overview_without_javascript_keeps_name_order(graded_class, browser, sho
     assert visit.page.get_by_role("button").count() == 0
     visit.screenshot("class_overview_no_javascript")
     assert_clean(visit)
+
+
+# ---- reports that lead with what to fix, at desktop and phone widths ------------------
+
+WIDTHS = {"desktop": 1280, "phone": 390}
+# An all-passing student's page, everything folded: measured 1806 px (desktop) and 2834 px
+# (phone) for three assignments; before the redesign 7419 and 10005 px.
+ALL_PASSING_HEIGHT_LIMIT = {"desktop": 2400, "phone": 3600}
+
+
+def open_at(browser, path: Path, width: int):
+    page = browser.new_page(width=width, height=900)
+    visit_ = Visit(page)
+    browser.watch(visit_)
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    return visit_
+
+
+def page_size(visit_) -> tuple[int, int]:
+    return visit_.page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("device", WIDTHS)
+def test_failures_come_before_any_pass_without_overflow(graded_class, browser, device, show_artifacts):
+    out, _ = graded_class
+    visit_ = open_at(browser, out / "ben" / "report.html", WIDTHS[device])
+    visit_.screenshot(f"student_report_failing_{device}")
+    assert_clean(visit_)
+    width, _ = page_size(visit_)
+    assert width <= WIDTHS[device], f"the page is {width} px wide in a {WIDTHS[device]} px window"
+    page = visit_.page
+    assert page.locator("#to-fix .first-fix").bounding_box()["y"] < 900, "the first thing to fix is on the first screen"
+    first_failure = page.locator("li.check-failed").first
+    assert first_failure.is_visible()
+    failure_top = first_failure.bounding_box()["y"]
+    passes_above = [b for b in (c.bounding_box() for c in page.locator("li.check-passed").all() if c.is_visible())
+                    if b["y"] < failure_top]
+    assert passes_above == [], "a passed check is shown before the first failure"
+    assert page.locator("li.check-passed").count() > 0 and not page.locator("li.check-passed").first.is_visible()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("device", WIDTHS)
+def test_all_passing_students_page_is_short(graded_class, browser, device):
+    out, _ = graded_class
+    visit_ = open_at(browser, out / "ada" / "report.html", WIDTHS[device])
+    assert_clean(visit_)
+    width, height = page_size(visit_)
+    assert width <= WIDTHS[device]
+    assert height <= ALL_PASSING_HEIGHT_LIMIT[device], f"{height} px tall at {WIDTHS[device]} px"
+    assert "Nothing to fix" in visit_.text()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("device", WIDTHS)
+def test_overview_questions_before_checks_and_no_overflow(graded_class, browser, device, show_artifacts):
+    out, _ = graded_class
+    visit_ = open_at(browser, out / "index.html", WIDTHS[device])
+    visit_.screenshot(f"class_overview_{device}")
+    assert_clean(visit_)
+    width, _ = page_size(visit_)
+    assert width <= WIDTHS[device], f"the overview is {width} px wide in a {WIDTHS[device]} px window"
+    page = visit_.page
+    assert page.locator("#function-rates").bounding_box()["y"] < page.locator("#hardest-checks").bounding_box()["y"]
+    if device == "desktop":  # the check names wrap: the 45-row table fits without scrolling sideways
+        fits = page.evaluate("(() => { const box = document.querySelector('#hardest-checks').parentElement;"
+                             " return box.scrollWidth <= box.clientWidth; })()")
+        assert fits
+
+
+@pytest.mark.kernel
+def test_annotated_notebook_shows_the_graders_boxes_after_the_cells(graded_class, browser, show_artifacts):
+    out, records = graded_class
+    ben = next(r for r in records if r.student.key == "ben")
+    report = browser.open(out / "ben" / "report.html")
+    report.page.locator("a.annotated-link").first.click()
+    report.page.wait_for_load_state("load")
+    assert report.page.url.endswith(".annotated.html")
+    visit_ = browser.open(Path(report.page.url.removeprefix("file://")))
+    visit_.screenshot("annotated_notebook")
+    assert_clean(visit_)
+    boxes = visit_.page.locator("aside.grader-note")
+    first = next(iter(ben.results.values()))
+    assert boxes.count() == len(first["functions"])
+    for function in first["functions"]:
+        box = visit_.page.locator(f'aside[aria-label="Grader\'s feedback on {function["name"]}"]')
+        assert box.is_visible()
+        assert f"{points(function['score'])} / {points(function['max_score'])}" in box.inner_text()
+        # The box follows the cell that defines the function.
+        cell = visit_.page.locator(".jp-CodeCell", has_text=f"def {function['name']}(").last
+        assert cell.bounding_box()["y"] < box.bounding_box()["y"]
+    assert visit_.page.locator(".grader-note-fix").count() >= 1  # Ben's He initialisation fails
+
+
+@pytest.mark.kernel
+def test_no_script_of_a_hostile_notebook_runs_in_its_annotated_page(graded_class, browser, tmp_path):
+    out, records = graded_class
+    ben = next(r for r in records if r.student.key == "ben")
+    result = next(r for r in ben.results.values() if r["assignment"]["slug"] == "optimization")
+    page = write_annotated_notebook(hostile_notebook(tmp_path), result, tmp_path, student="ben", stem="hostile")
+    visit_ = browser.open(page)
+    # Each of the notebook's scripts would log "... ran"; the image it names (x) is simply missing.
+    assert [m for m in visit_.console_errors if " ran" in m] == [], "a script from the notebook ran"
+    assert visit_.console_errors, "the broken image's failed load shows the console was watched"
+    assert visit_.page.locator("script").count() == 0
+    assert "saved output kept" in visit_.text()

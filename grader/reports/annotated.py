@@ -15,7 +15,7 @@ from grader.core.files import safe_file_name, write_text_atomic
 from grader.reports.render import _assignment
 from grader.reports.view import TEMPLATES, environment
 
-__all__ = ["render_annotated_notebook", "write_annotated_notebook", "annotated_name"]
+__all__ = ["annotated_name", "render_annotated_notebook", "write_annotated_notebook"]
 
 NOTE_KEY = "nbautograde_note"
 # What the student's Markdown and HTML outputs may keep: text structure, tables, images, links.
@@ -40,7 +40,7 @@ def render_annotated_notebook(notebook: Path, result: dict, *, report_href: str 
 
     try:
         node = nbformat.read(str(notebook), as_version=4)
-    except Exception:  # unreadable, truncated or not JSON: the report already says why
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable or not a notebook: the report says why
         return None
     view = _assignment(result, 1)
     code_cells = [cell for cell in node.cells if cell.get("cell_type") == "code"]

@@ -72,10 +72,11 @@ def _tolerance_words(rtol: Any, atol: Any) -> str:
     return f"within {absolute:g} + {relative:g} × the expected value"
 
 
-def write_student_report(results: list[dict], out_dir: Path, *, student: str) -> Path:
+def write_student_report(results: list[dict], out_dir: Path, *, student: str,
+                         annotated: Sequence[str | None] = ()) -> Path:
     """Write ``<out_dir>/<student>/report.html`` and return its path."""
     path = Path(out_dir) / safe_file_name(student) / "report.html"
-    return write_text_atomic(path, render_student_report(results, student=student))
+    return write_text_atomic(path, render_student_report(results, student=student, annotated=annotated))
 
 
 
