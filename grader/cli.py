@@ -1,7 +1,8 @@
 """The ``grader`` command: a thin layer over the library.
 
-Exit codes: 0 done (for ``check``: every public check passes); 1 some submission
-could not be graded, or (``check``) some public check fails; 2 usage error;
+Exit codes: 0 done (for ``check``: every public check passes; for ``grade``: every
+notebook got a result, an unreadable one being 0 points with its reason); 1 the grader could
+not produce a result for some submission or a notebook matched no student, or (``check``) some public check fails; 2 usage error;
 3 the assignment itself is broken (its solution fails its own checks); 130 (``grade``)
 interrupted by Ctrl-C or SIGTERM, finished students kept.
 """
@@ -60,7 +61,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print(f"interrupted: {summary.graded} notebooks graded in this run are kept in {done.gradebook}; "
               "run the same command again to grade the rest", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_SOME_FAILED if summary.failed or summary.unmatched_notebooks else EXIT_OK
+    # An unreadable notebook is a result (0 points with the reason); only the grader's own
+    # failures and notebooks that matched no student leave something without a result.
+    return EXIT_SOME_FAILED if summary.without_result or summary.unmatched_notebooks else EXIT_OK
 
 
 class _ResultPrinter:
@@ -200,7 +203,8 @@ def _grade_parser(sub) -> None:
     grade = api.grade_class
     g = sub.add_parser("grade", help="instructors: every check, JSON and HTML per student, a gradebook",
                        description="Grade folders, notebooks or LMS zip downloads. Exit codes: 0 every notebook "
-                                   "graded, 1 some could not be graded (or a notebook matched no student), "
+                                   "got a result (unreadable ones get 0 points with the reason), 1 the grader "
+                                   "could not produce a result for some (or a notebook matched no student), "
                                    "2 usage error, 3 an assignment's own solution fails its checks, "
                                    "130 interrupted (finished students are kept).")
     g.add_argument("paths", nargs="+", help="notebooks, folders searched for files, or .zip downloads")

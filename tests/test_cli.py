@@ -65,7 +65,7 @@ def test_grade_json_output_and_an_unreadable_file(capsys, tiny_warm, tiny_submis
     (folder / "dave" / "Tiny.ipynb").write_text('{"cells": [', encoding="utf-8")
     out = tmp_path / "out"
     code, stdout, _ = run(capsys, "grade", folder, "--solutions", tiny_warm, "--out", out, "--json")
-    assert code == 1
+    assert code == 0  # the unreadable notebook got a result: 0 points with the reason
     results = {r["student"]: r for r in json.loads(stdout)}
     assert set(results) == {"carol", "dave"}
     assert results["carol"]["status"] == "graded"
@@ -76,12 +76,13 @@ def test_grade_json_output_and_an_unreadable_file(capsys, tiny_warm, tiny_submis
     assert (out / "dave" / "report.html").exists()
 
 
-def test_grade_unreadable_only_exits_1_without_a_kernel(capsys, tiny_folder, tmp_path):
+def test_grade_unreadable_only_is_a_result_and_exits_0_without_a_kernel(capsys, tiny_folder, tmp_path):
     path = tmp_path / "erin" / "Tiny.ipynb"
     path.parent.mkdir()
     path.write_bytes(b"")
     code, stdout, _ = run(capsys, "grade", path, "--solutions", tiny_folder, "--out", tmp_path / "out")
-    assert code == 1
+    assert code == 0
+    assert json.loads((tmp_path / "out" / "erin" / TINY_RESULT).read_text(encoding="utf-8"))["score"] == 0
     line = next(l for l in stdout.splitlines() if l.startswith("erin"))
     assert "unreadable" in line and "empty" in line
 

@@ -77,6 +77,11 @@ class Summary:
     def failed(self) -> int:
         return self.failed_to_read + self.crashed + self.kernel_errors
 
+    @property
+    def without_result(self) -> int:
+        """Notebooks the grader itself failed on: no grade yet (an unreadable file has one: 0 with a reason)."""
+        return self.crashed + self.kernel_errors
+
     def to_dict(self) -> dict:
         return {**asdict(self), "failed": self.failed}
 
