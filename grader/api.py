@@ -17,10 +17,13 @@ from grader.core.errors import UsageError
 from grader.core.results import NotebookResult, ReviewPolicy
 
 __all__ = ["PRESETS", "CheckedNotebook", "ClassGrades", "check_notebook", "export", "feedback", "grade_class",
-           "release"]
+           "init_course", "list_assignments", "override", "release", "review"]
 
 if TYPE_CHECKING:  # heavy modules load when a function runs, so `import grader` stays cheap
+    from grader.checks.spec import Assignment
     from grader.classrun.batch import Summary
+    from grader.classrun.late import LatePolicy
+    from grader.core.config import Config
     from grader.classrun.intake import Intake
     from grader.classrun.progress import Progress
     from grader.core.records import Student
@@ -57,6 +60,7 @@ def grade_class(
     roster: str | Path | None = None, student: str | None = None, assignment: str | None = None,
     workers: int | None = None, force: bool = False, fallback: bool = True, limits: dict | None = None,
     contain: bool = True, cluster: str | None = None, review_policy: str = "regions",
+    late_policy: LatePolicy | None = None,
     on_result: Callable[[Student, NotebookResult, bool], None] | None = None, progress: Progress | None = None,
 ) -> ClassGrades:
     """Grade every submission under ``paths`` (folders, notebooks, LMS zips) into ``out``.
@@ -65,6 +69,7 @@ def grade_class(
     a rerun grades only what changed (``force`` grades everything again). ``review_policy``:
     what a function gets when the student's whole definition scores higher than its regions
     (``regions``, ``best``, or ``strict`` for no second opinion; docs/checks.md).
+    ``late_policy`` (from grader.toml) decides the penalties the overview and reports show.
     """
     from grader.classrun.batch import Settings, run_class
     from grader.classrun.intake import collect
@@ -92,7 +97,8 @@ def grade_class(
                 "review_policy": review_policy}
     settings = Settings(out=out, gradebook=book, workers=workers, force=force, fallback=fallback,
                         review_policy=_review_policy(review_policy).value,
-                        limits=dict(limits or {}), contain=contain, cluster=cluster, options=recorded)
+                        limits=dict(limits or {}), contain=contain, cluster=cluster, options=recorded,
+                        late_policy=late_policy)
     summary = run_class(intake, catalog, settings, on_result=on_result, progress=progress)
     return ClassGrades(summary=summary, intake=intake, gradebook=book)
 
@@ -161,11 +167,13 @@ def export(
     format: str, *, gradebook: str | Path = "reports/gradebook.sqlite", results: str | Path | None = None,
     assignments: Sequence[str] | None = None, missing: str = "blank", canvas_ids: dict[str, str] | None = None,
     points_possible: bool = True, identifier: str = "email", feedback: str = "combined",
+    late_policy: LatePolicy | None = None,
 ) -> Export:
     """Grades for an LMS, read from the gradebook (or from result files under ``results``).
 
     ``format`` is one of canvas, moodle, csv, jsonl; the returned ``Export`` holds the file's
-    text, its row count and warnings about rows an LMS will not be able to use.
+    text, its row count and warnings about rows an LMS will not be able to use. Scores are
+    final: overrides and the late penalty (``late_policy``) applied.
     """
     from grader.lms import export as lms
 
@@ -175,7 +183,7 @@ def export(
         records, warnings = lms.records_from_results(Path(results))
         where = results
     else:
-        records, warnings = lms.records_from_gradebook(Path(gradebook)), []
+        records, warnings = lms.records_from_gradebook(Path(gradebook), late_policy), []
         where = gradebook
     if not records:
         raise UsageError(f"no graded submissions in {where}")
@@ -190,8 +198,7 @@ def export(
     elif format == "moodle":
         made = lms.moodle_csv(records, columns, identifier=identifier, feedback=feedback, missing=missing)
         if not made.rows:
-            raise UsageError(f"no student's {lms.MOODLE_IDENTIFIERS[identifier][0].lower()} is known; "
-                             "choose another --identifier")
+            raise UsageError(lms.missing_identifier(identifier, records))
     elif format == "csv":
         made = lms.plain_csv(records, columns, missing=missing)
     else:
@@ -201,7 +208,7 @@ def export(
 
 def feedback(
     *, solutions: str | Path = "solutions", gradebook: str | Path = "reports/gradebook.sqlite",
-    out: str | Path = "reports/feedback", reveal: str | None = None,
+    out: str | Path = "reports/feedback", reveal: str | None = None, late_policy: LatePolicy | None = None,
 ) -> list[Path]:
     """Feedback pages a student can be handed, one per student, from the gradebook's latest results.
 
@@ -215,17 +222,68 @@ def feedback(
         raise UsageError(f"unknown --reveal {reveal!r}; choose one of {', '.join(REVEAL_LEVELS)}")
     catalog = _instructor_catalog(solutions)
     levels = {a.slug: reveal or a.feedback for a in catalog.assignments}
-    records = records_from_gradebook(Path(gradebook))
+    records = records_from_gradebook(Path(gradebook), late_policy)
     if not records:
         raise UsageError(f"no graded submissions in {gradebook}")
     return [write_feedback(list(r.results.values()), Path(out), student=r.student.key, reveal_of=levels)
             for r in records if r.results]
 
 
-def _instructor_catalog(solutions: str | Path):
+def review(*, gradebook: str | Path = "reports/gradebook.sqlite", late_policy: LatePolicy | None = None) -> list[dict]:
+    """What needs a person: flagged functions, unreadable files, the grader's failures, outdated overrides."""
+    from grader.classrun.gradebook import Gradebook
+
+    with Gradebook(Path(gradebook), create=False) as book:
+        return book.review_items(late_policy)
+
+
+def override(
+    student: str, assignment: str, function: str | None = None, *, check: str | None = None,
+    points: float | None = None, accept: bool = False, reason: str, who: str,
+    gradebook: str | Path = "reports/gradebook.sqlite", out: str | Path = "reports",
+    solutions: str | Path | None = "solutions", late_policy: LatePolicy | None = None,
+) -> dict:
+    """Set a grade by hand for the student's current submission; returns the override with
+    ``student`` (the Student), ``result`` (the assignment's result as exports now see it)
+    and ``refreshed`` (whether the report and overview were drawn again: they need ``solutions``)."""
+    from grader.classrun.batch import refresh_pages
+    from grader.classrun.gradebook import Gradebook
+
+    if (points is None) == (not accept):
+        raise UsageError("give --points N or --accept (the second opinion's score), not both")
+    with Gradebook(Path(gradebook), create=False) as book:
+        person = book.find_student(student)
+        made = book.add_override(person, assignment, function=function or "", check=check or "", points=points,
+                                 accept_other=accept, reason=reason, who=who)
+        refreshed = solutions is not None and Path(solutions).is_dir()
+        if refreshed:
+            refresh_pages(book, Path(out), _instructor_catalog(solutions), late_policy, person.key)
+        result = next(r for r in book.class_records(late_policy) if r.student.key == person.key).results[assignment]
+    return {**made, "student": person, "result": result, "refreshed": refreshed}
+
+
+def list_assignments(solutions: str | Path = "solutions", config: Config | None = None) -> list[Assignment]:
+    """The assignments of the instructor's folder, in the catalog's order."""
+    return list(_instructor_catalog(solutions, config).assignments)
+
+
+def init_course(folder: str | Path = ".") -> Path:
+    """Write a commented grader.toml into ``folder`` (never over an existing one)."""
+    from grader.core.config import write_starter
+
+    return write_starter(Path(folder))
+
+
+def _instructor_catalog(solutions: str | Path, config: Config | None = None):
+    from grader.core.config import FILE_NAME
     from grader.grading.catalog import Catalog
 
+    if not Path(solutions).is_dir():
+        where = config.describe() if config else f"no {FILE_NAME} read"
+        raise UsageError(f"no solutions folder {solutions}: pass --solutions FOLDER, or run where {FILE_NAME} "
+                         f"names it ([course] solutions; {where}; grader init writes one)")
     catalog = Catalog(Path(solutions))
     if catalog.mode != "instructor":
-        raise UsageError(f"{solutions} holds no check specifications (*.checks.py)")
+        raise UsageError(f"{solutions} holds no check specifications (*.checks.py); pass --solutions FOLDER "
+                         f"or set [course] solutions in {FILE_NAME}")
     return catalog

@@ -301,7 +301,7 @@ def test_moodle_command_exits_1_when_it_leaves_students_out(capsys, monkeypatch,
     (["canvas", "--canvas-id", "optimization=abc"], "a Canvas assignment id is a number"),
     (["canvas", "--canvas-id", "nope=1"], "--canvas-id names 'nope'"),
     (["csv", "--assignments", "nope"], "no results for assignment 'nope'"),
-    (["moodle", "--identifier", "email"], "no student's email address is known"),
+    (["moodle", "--identifier", "email"], "no student here has an email address: grade again with --roster"),
 ])
 def test_bad_options_end_with_one_line_errors(capsys, results_dir, argv, message):
     code, stdout, err = run(capsys, "export", argv[0], "--results", results_dir, *argv[1:])

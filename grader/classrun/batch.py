@@ -31,6 +31,7 @@ from typing import Callable, Iterator
 from grader.core.errors import EXIT_SOME_FAILED, GraderError, UsageError
 from grader.classrun.gradebook import Gradebook, Item
 from grader.classrun.intake import Intake, StudentWork
+from grader.classrun.late import LatePolicy
 from grader.classrun.pool import Pool, crashed_result
 from grader.classrun.progress import Progress
 from grader.classrun.scratch import run_scratch
@@ -98,6 +99,7 @@ class Settings:
     limits: dict = field(default_factory=dict)  # kernel limits over the assignments' own
     contain: bool = True  # namespaces and a user of its own for each kernel, where possible
     cluster: str | None = None  # a Dask scheduler address or local:N instead of the local pool
+    late_policy: LatePolicy | None = None  # due dates and penalties (grader.toml), applied on reading
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -156,6 +158,7 @@ def _run(intake: Intake, catalog, settings: Settings, summary: Summary, out: Pat
     with run_lock(settings.gradebook), Gradebook(settings.gradebook) as book, _Interrupts() as interrupts:
         summary.run_id = book.start_run(settings.options)
         book.record_unmatched(summary.run_id, [(u.path, u.reason) for u in intake.unmatched])
+        book.record_roster(intake.not_submitted)  # in the class, overview and exports, with no result
         writer = _Writer(book, summary, out, catalog, _quiet_progress(on_result, progress))
         try:
             plans = [_plan(work, book, catalog, settings) for work in intake.students]
@@ -190,7 +193,7 @@ def _run(intake: Intake, catalog, settings: Settings, summary: Summary, out: Pat
                 progress.close()
             summary.seconds = round(time.perf_counter() - started, 2)
             with interrupts.deferred(), _unless_failing(summary):
-                _class_figures(book, catalog, summary, out)
+                _class_figures(book, catalog, summary, out, settings.late_policy)
                 book.finish_run(summary.run_id, summary.status, summary.to_dict())
 
 
@@ -226,12 +229,13 @@ def _plan(work: StudentWork, book: Gradebook, catalog, settings: Settings) -> _P
             review_policy=settings.review_policy)
         items.append(Item(path=sub.path, name=sub.name, sha256=digest, requested=sub.assignment,
                           attempt=sub.attempt, late=sub.late, action="unchanged" if reused else "graded",
-                          reused=reused, fallback=settings.fallback))
+                          reused=reused, fallback=settings.fallback, submitted=sub.submitted))
         if reused is None:
             to_grade.append(index)
     for sub in work.superseded:
         items.append(Item(path=sub.path, name=sub.name, sha256=sha256_of(sub.path), requested=sub.assignment,
-                          attempt=sub.attempt, late=sub.late, action="superseded", fallback=settings.fallback))
+                          attempt=sub.attempt, late=sub.late, action="superseded", fallback=settings.fallback,
+                          submitted=sub.submitted))
     return _Plan(work, items, to_grade)
 
 
@@ -359,9 +363,9 @@ def result_file_names(items: list[Item]) -> dict[int, str]:
             for i, stem in current.items()}
 
 
-def _class_figures(book: Gradebook, catalog, summary: Summary, out: Path) -> None:
-    """Averages over the class's latest results, and the class overview page."""
-    records = book.class_records()
+def _class_figures(book: Gradebook, catalog, summary: Summary, out: Path, policy: LatePolicy | None) -> None:
+    """Averages over the class's latest results (final scores), and the class overview page."""
+    records = book.class_records(policy)
     titles = {a.slug: (a.title, float(a.full_points or a.points)) for a in catalog.assignments}
     totals = [r.score for r in records if r.results]
     summary.max_total = sum(points for _, points in titles.values())
@@ -374,17 +378,43 @@ def _class_figures(book: Gradebook, catalog, summary: Summary, out: Path) -> Non
         {"student": r.student.key, "assignment": (result.get("assignment") or {}).get("slug"),
          "function": f.get("name"), "score": f.get("score"), "max_score": f.get("max_score"), **f["review"]}
         for r in records for result in r.results.values() for f in result.get("functions", ()) if f.get("review")]
-    summary.overview = write_overview(records, out, catalog, book.problems(summary.run_id))
+    for record in records:
+        if any(_changed_by_hand(r) for r in record.results.values()):
+            _write_report(record, out)
+    summary.overview = write_overview(records, out, catalog, book.problems(summary.run_id),
+                                      book.review_items(policy))
 
 
-def write_overview(records, out: Path, catalog, problems: list[dict]) -> str:
+def _changed_by_hand(result: dict) -> bool:
+    """An override, a late penalty or an outdated override: the report written while grading is not the last word."""
+    adjustments = result.get("adjustments") or {}
+    return bool(adjustments.get("overrides") or adjustments.get("late") or adjustments.get("stale_overrides"))
+
+
+def _write_report(record, out: Path) -> None:
+    from grader.core.files import safe_file_name, write_text_atomic
+    from grader.reports.render import render_student_report
+
+    results = sorted(record.results.values(), key=lambda r: ((r.get("assignment") or {}).get("title", ""),))
+    write_text_atomic(Path(out) / safe_file_name(record.student.key) / "report.html",
+                      render_student_report(results, student=record.student.display_name))
+
+
+def refresh_pages(book: Gradebook, out: Path, catalog, policy: LatePolicy | None, student_key: str) -> str:
+    """After an override: the student's report and the class overview drawn again from the gradebook."""
+    records = book.class_records(policy)
+    _write_report(next(r for r in records if r.student.key == student_key), out)
+    return write_overview(records, Path(out), catalog, book.problems(), book.review_items(policy))
+
+
+def write_overview(records, out: Path, catalog, problems: list[dict], review: list[dict] = ()) -> str:
     """The class overview page, when this installation has one; returns its path or ''."""
     try:
         from grader.reports.overview import write_overview as write
     except ImportError:
         return ""
     try:
-        return str(write(records, out, assignments=catalog.assignments, problems=problems))
+        return str(write(records, out, assignments=catalog.assignments, problems=problems, review=review))
     except Exception as exc:  # the grades are saved either way; say so rather than end in a traceback
         print(f"warning: the class overview could not be written ({type(exc).__name__}: {exc})", file=sys.stderr)
         return ""

@@ -12,7 +12,14 @@ Tables (see docs/class-workflow.md for the queries an instructor may want):
   so regrading after a check-specification change keeps the history;
 * ``checks``: one row per check of each result;
 * ``run_items``: what each run did with each submission (``graded``, ``unchanged``,
-  ``superseded``), and ``unmatched``: files a run could not attribute.
+  ``superseded``), and ``unmatched``: files a run could not attribute;
+* ``overrides``: every grade an instructor set by hand (``grader override``), with who, when
+  and why, and the content hash of the submission it was set for. Never deleted: an
+  override applies while that submission is the one graded; when the student hands in
+  something else it stays in the history and the function is flagged for review again.
+
+Results are never changed: ``class_records`` applies overrides and the late policy on
+reading, and keeps the raw score beside the final one (``adjustments`` in each result).
 
 Writes happen one student at a time, each in its own transaction, in WAL mode: a run
 killed at any moment (even ``kill -9``) leaves every committed student intact, and the
@@ -21,6 +28,7 @@ next run picks up where it stopped.
 from __future__ import annotations
 
 import datetime
+import difflib
 import json
 import sqlite3
 from pathlib import Path
@@ -29,7 +37,8 @@ from typing import Callable, Iterable
 from grader.core.errors import UsageError
 from grader import __version__
 from grader.core.records import ClassRecord, Student
-from grader.core.results import NotebookResult, status_of
+from grader.classrun.late import Late, LatePolicy, parse_time
+from grader.core.results import NotebookResult, NotebookStatus, status_of
 
 SCHEMA_VERSION = 1
 BUSY_SECONDS = 30  # how long to wait for another program (an SQLite browser) to let go of the file
@@ -65,6 +74,14 @@ CREATE TABLE IF NOT EXISTS run_items (
     action TEXT NOT NULL, result_id INTEGER REFERENCES results(id), PRIMARY KEY (run_id, submission_id));
 CREATE TABLE IF NOT EXISTS unmatched (
     run_id INTEGER NOT NULL REFERENCES runs(id), path TEXT NOT NULL, reason TEXT NOT NULL);
+"""
+# Added after schema 1 was first released; created on opening, so older gradebooks gain them.
+ADDITIONS = """
+CREATE TABLE IF NOT EXISTS overrides (
+    id INTEGER PRIMARY KEY, student_key TEXT NOT NULL, assignment TEXT NOT NULL,
+    function TEXT NOT NULL DEFAULT '', check_name TEXT NOT NULL DEFAULT '', points REAL,
+    accept_other INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL, who TEXT NOT NULL,
+    made_at TEXT NOT NULL, sha256 TEXT NOT NULL, result_id INTEGER REFERENCES results(id));
 """
 
 
@@ -118,9 +135,20 @@ class Gradebook:
             if row is None or int(row[0]) != SCHEMA_VERSION:
                 raise GradebookError(f"{self.path} was written by another version of the grader "
                                      f"(schema {row[0] if row else '?'}, this one reads {SCHEMA_VERSION})")
-            return
-        self.db.executescript(f"BEGIN IMMEDIATE; {SCHEMA}"
-                              f"INSERT OR IGNORE INTO meta VALUES ('schema', '{SCHEMA_VERSION}'); COMMIT;")
+        else:
+            self.db.executescript(f"BEGIN IMMEDIATE; {SCHEMA}"
+                                  f"INSERT OR IGNORE INTO meta VALUES ('schema', '{SCHEMA_VERSION}'); COMMIT;")
+        self._add_missing()
+
+    def _add_missing(self) -> None:
+        """Tables and columns added since schema 1 first shipped (written only when missing)."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(submissions)")}
+        script = "" if "overrides" in tables else ADDITIONS
+        if "submitted_at" not in columns:
+            script += "ALTER TABLE submissions ADD COLUMN submitted_at TEXT NOT NULL DEFAULT '';"
+        if script:
+            self.db.executescript(f"BEGIN IMMEDIATE; {script} COMMIT;")
 
     def _transaction(self):
         return _Transaction(self.db)
@@ -192,6 +220,12 @@ class Gradebook:
                 ids.append(result_id)
         return ids
 
+    def record_roster(self, students: Iterable[Student]) -> None:
+        """Roster students who handed in nothing: in the class, with no result."""
+        with self._transaction():
+            for student in students:
+                self._upsert_student(student)
+
     def record_unmatched(self, run_id: int, unmatched: Iterable[tuple[str, str]]) -> None:
         with self._transaction():
             self.db.executemany("INSERT INTO unmatched VALUES (?, ?, ?)",
@@ -208,8 +242,9 @@ class Gradebook:
     def _submission_id(self, student_key: str, item: "Item") -> int:
         key = (student_key, item.sha256, str(item.path), item.requested or "")
         self.db.execute(
-            "INSERT OR IGNORE INTO submissions (student_key, sha256, path, requested, name, attempt, late) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, item.name, item.attempt, int(item.late)))
+            "INSERT OR IGNORE INTO submissions (student_key, sha256, path, requested, name, attempt, late, "
+            "submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, item.name, item.attempt, int(item.late), item.submitted))
         return self.db.execute("SELECT id FROM submissions WHERE student_key=? AND sha256=? AND path=? "
                                "AND requested=?", key).fetchone()[0]
 
@@ -241,15 +276,129 @@ class Gradebook:
         rows = self.db.execute("SELECT * FROM students").fetchall()
         return [Student(**dict(r)) for r in rows]
 
-    def class_records(self) -> list[ClassRecord]:
-        """Every student with their latest result per assignment (the most recent run's view)."""
+    def class_records(self, policy: LatePolicy | None = None) -> list[ClassRecord]:
+        """Every student (roster students with nothing handed in too) with their latest result
+        per assignment (the most recent run's view), overrides and the late policy applied."""
         records = {s.key: ClassRecord(s) for s in self.students()}
-        rows = self.db.execute(
-            """SELECT r.student_key, r.assignment, r.result_json FROM run_items i JOIN results r ON r.id = i.result_id
-               WHERE r.assignment IS NOT NULL ORDER BY i.run_id, r.id""")
-        for key, slug, text in rows:
-            records[key].results[slug] = json.loads(text)
+        latest: dict[tuple[str, str], sqlite3.Row] = {}
+        for row in self.db.execute(
+                """SELECT r.id, r.student_key, r.assignment, r.result_json, s.sha256, s.late, s.submitted_at
+                   FROM run_items i JOIN results r ON r.id = i.result_id JOIN submissions s ON s.id = i.submission_id
+                   WHERE r.assignment IS NOT NULL ORDER BY i.run_id, r.id"""):
+            latest[(row["student_key"], row["assignment"])] = row
+        overrides = self._overrides()
+        for (key, slug), row in latest.items():
+            student = records[key].student
+            result = json.loads(row["result_json"])
+            late = None
+            if policy is not None and policy.active and status_of(result).counts:
+                max_score = float((result.get("assignment") or {}).get("max_score") or result.get("max_score") or 0)
+                late = policy.assess(slug, parse_time(row["submitted_at"]), max_score, (student.key, student.name))
+            records[key].results[slug] = adjusted(
+                result, overrides.get((key, slug), []), sha256=row["sha256"], late=late,
+                marked_late=bool(row["late"]) and policy is not None and slug in policy.due)
         return sorted(records.values(), key=lambda r: r.student.sort_key)
+
+    # --- overrides and review ------------------------------------------------------------------
+
+    def _overrides(self) -> dict[tuple[str, str], list[dict]]:
+        found: dict[tuple[str, str], list[dict]] = {}
+        for row in self.db.execute("SELECT * FROM overrides ORDER BY id"):
+            found.setdefault((row["student_key"], row["assignment"]), []).append(dict(row))
+        return found
+
+    def overrides(self, student_key: str | None = None) -> list[dict]:
+        """Every override ever made (the history: none is deleted), oldest first."""
+        rows = self.db.execute("SELECT * FROM overrides WHERE ? IS NULL OR student_key=? ORDER BY id",
+                               (student_key, student_key))
+        return [dict(r) for r in rows]
+
+    def find_student(self, text: str) -> Student:
+        """A student by key, or by name (case ignored); a one-line error naming close ones."""
+        people = self.students()
+        hit = [s for s in people if s.key == text] or [s for s in people if s.display_name.casefold() == text.casefold()]
+        if len(hit) == 1:
+            return hit[0]
+        if len(hit) > 1:
+            raise GradebookError(f"{len(hit)} students are called {text!r}; give the key: "
+                                 + ", ".join(s.key for s in hit))
+        close = difflib.get_close_matches(text, [s.display_name for s in people] + [s.key for s in people], n=3)
+        raise GradebookError(f"no student {text!r} in {self.path}"
+                             + (f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""))
+
+    def add_override(self, student: Student, assignment: str, *, function: str = "", check: str = "",
+                     points: float | None = None, accept_other: bool = False, reason: str, who: str) -> dict:
+        """Record an instructor's grade for a check, a function or (no function) a whole notebook,
+        against the student's current submission of ``assignment``; returns the override."""
+        if not reason.strip():
+            raise GradebookError("an override needs a reason (--reason \"...\"): students and colleagues read it")
+        row = self.db.execute(
+            """SELECT r.id, r.result_json, s.sha256 FROM run_items i JOIN results r ON r.id = i.result_id
+               JOIN submissions s ON s.id = i.submission_id WHERE r.student_key=? AND r.assignment=?
+               ORDER BY i.run_id DESC, r.id DESC LIMIT 1""", (student.key, assignment)).fetchone()
+        if row is None:
+            graded = sorted(self.class_records_for(student.key))
+            raise GradebookError(f"{student.display_name} has no result for {assignment!r}"
+                                 + (f"; they have: {', '.join(graded)}" if graded else ""))
+        result = NotebookResult.from_dict(json.loads(row["result_json"]))
+        maximum = result.max_score
+        if function:
+            chosen = next((f for f in result.functions if f.name == function), None)
+            if chosen is None:
+                raise GradebookError(f"{assignment} has no graded function {function!r}; it has: "
+                                     + ", ".join(f.name for f in result.functions))
+            maximum = chosen.max_score
+            if check:
+                picked = next((c for c in chosen.checks if c.name == check), None)
+                if picked is None:
+                    raise GradebookError(f"{function} has no check {check!r}; it has: "
+                                         + ", ".join(c.name for c in chosen.checks))
+                maximum = picked.max_points
+            if accept_other:
+                if check or chosen.review is None:
+                    raise GradebookError(f"{function} has no second opinion to accept; give --points instead")
+                points = chosen.review.other_score
+        elif check or accept_other:
+            raise GradebookError("--check and --accept need a FUNCTION")
+        if points is None or not 0 <= points <= maximum:
+            raise GradebookError(f"--points must be between 0 and {maximum:g} (what "
+                                 f"{check or function or assignment} is worth)")
+        made = {"student_key": student.key, "assignment": assignment, "function": function, "check_name": check,
+                "points": float(points), "accept_other": int(accept_other), "reason": reason.strip(), "who": who,
+                "made_at": now(), "sha256": row["sha256"], "result_id": row["id"]}
+        with self._transaction():
+            cursor = self.db.execute(f"INSERT INTO overrides ({', '.join(made)}) VALUES ({', '.join('?' * len(made))})",
+                                     tuple(made.values()))
+        return {"id": cursor.lastrowid, **made}
+
+    def class_records_for(self, student_key: str) -> dict[str, dict]:
+        return next((r.results for r in self.class_records() if r.student.key == student_key), {})
+
+    def review_items(self, policy: LatePolicy | None = None) -> list[dict]:
+        """What needs a person: functions the second opinion flagged (and not overridden since),
+        submissions that could not be read, the grader's own failures, and overrides made for
+        an earlier submission. Each as ``{"student", "key", "assignment", "function", "what", "detail"}``."""
+        items = []
+        for record in self.class_records(policy):
+            def add(slug: str, function: str, what: str, detail: str) -> None:
+                items.append({"student": record.student.display_name, "key": record.student.key,
+                              "assignment": slug, "function": function, "what": what, "detail": detail})
+            for slug, result in record.results.items():
+                status = status_of(result)
+                if status is not NotebookStatus.GRADED:
+                    add(slug, "", status.label, result.get("message", ""))
+                overridden = {o["function"] for o in result["adjustments"]["overrides"]}
+                for f in result.get("functions", []):
+                    review = f.get("review")
+                    if review and f["name"] not in overridden and "" not in overridden:
+                        add(slug, f["name"], "needs review",
+                            f"{review['reason']} (graded {f['score']:g}, other opinion {review['other_score']:g} "
+                            f"of {f['max_score']:g})")
+                for o in result["adjustments"]["stale_overrides"]:
+                    add(slug, o["function"], "override outdated",
+                        f"{o['points']:g} set by {o['who']} on {o['made_at'][:10]} ({o['reason']}) was for an "
+                        "earlier submission; grade it again")
+        return sorted(items, key=lambda i: (i["student"].casefold(), i["key"], i["assignment"], i["function"]))
 
     def problems(self, run_id: int | None = None) -> list[dict]:
         """What a run could not grade cleanly: unreadable, unrecognised, crashed or timed-out
@@ -290,16 +439,68 @@ class Gradebook:
         return [dict(r) for r in rows]
 
 
+def adjusted(result: dict, overrides: list[dict], *, sha256: str, late: "Late | None" = None,
+             marked_late: bool = False) -> dict:
+    """``result`` with the instructor's overrides for this very submission (``sha256``) and the
+    late penalty applied: ``score`` is the final score, ``adjustments`` says how it was reached
+    (raw score, each override, the penalty) and lists overrides made for an earlier submission."""
+    raw = float(result.get("score", 0.0))
+    current: dict[tuple[str, str], dict] = {}  # (function, check) -> the latest override of it
+    stale = []
+    for o in overrides:
+        if o["sha256"] == sha256:
+            current[(o["function"], o["check_name"])] = o
+        elif not any(s["function"] == o["function"] and s["check_name"] == o["check_name"] for s in stale):
+            stale.append(o)
+    stale = [o for o in stale if (o["function"], o["check_name"]) not in current]
+    functions = {f["name"]: f for f in result.get("functions", [])}
+    whole = current.pop(("", ""), None)
+    whole_functions = {f for f, c in current if not c}
+    applied, score = [], raw
+    for (function, check), o in current.items():
+        if check and function in whole_functions:
+            continue  # a grade for the whole function replaces its checks' grades
+        f = functions.get(function, {})
+        before = next((c["points"] for c in f.get("checks", []) if c["name"] == check), 0.0) if check \
+            else float(f.get("score", 0.0))
+        score += o["points"] - before
+        applied.append({**_shown(o), "before": before})
+    if whole is not None:
+        applied.append({**_shown(whole), "before": score})
+        score = whole["points"]
+    penalty = min(score, late.penalty) if late else 0.0
+    flags = list(result.get("flags", []))
+    for o in stale:
+        target = o["function"] or "the whole notebook"
+        flags.append(f"An override of {target} ({o['points']:g} points, {o['reason']}) was made for an earlier "
+                     "submission; it is kept in the history and this one needs review.")
+    if marked_late and late is None:
+        flags.append("The LMS marked this submission late, but its time is within the due date "
+                     "(and any extension): no penalty applied; check it.")
+    final = round(max(0.0, score - penalty), 4)
+    return {**result, "score": final, "flags": flags, "adjustments": {
+        "raw_score": raw, "overrides": applied, "stale_overrides": [_shown(o) for o in stale],
+        "late": None if late is None else {"days": round(late.by / datetime.timedelta(days=1), 3),
+                                           "percent": late.percent, "penalty": penalty,
+                                           "extension_days": late.extension_days, "text": late.describe()},
+        "final_score": final}}
+
+
+def _shown(o: dict) -> dict:
+    return {k: o[k] for k in ("function", "check_name", "points", "accept_other", "reason", "who", "made_at")}
+
+
 class Item:
     """One submission as a run saw it: graded now (``result``, a ``NotebookResult``) or still
     valid (``reused``, the id of its earlier result)."""
 
     __slots__ = ("path", "name", "sha256", "requested", "attempt", "late", "action", "result", "reused",
-                 "version", "fallback")
+                 "version", "fallback", "submitted")
 
     def __init__(self, *, path, name, sha256, requested, attempt=0, late=False, action="graded",
-                 result=None, reused=None, version="", fallback=True):
+                 result=None, reused=None, version="", fallback=True, submitted=""):
         self.path, self.name, self.sha256, self.requested = path, name, sha256, requested
+        self.submitted = submitted
         self.attempt, self.late, self.action = attempt, late, action
         self.result, self.reused, self.version, self.fallback = result, reused, version, fallback
 

@@ -77,6 +77,7 @@ class Submission:
     number: int = 1          # which of the student's attempts at this assignment, oldest first
     of: int = 1              # how many attempts there were
     replaced_by: str = ""    # set aside: the name of the attempt graded instead
+    submitted: str = ""      # when it was handed in, ISO in UTC: the file's time (zips keep the LMS's)
 
 
 @dataclass
@@ -381,8 +382,16 @@ def _match(files: list[Path], root: Path, preset: str, regex: re.Pattern | None,
         own, attempt = _attempt(fields["file"], preset)
         found.append((_student_from(fields, preset), Submission(
             path=path, name=relative, assignment=slug, attempt=max(attempt, fields["attempt"]),
-            late=fields["late"], own_name=own, source=source)))
+            late=fields["late"], own_name=own, source=source, submitted=_file_time(path))))
     return _split_moodle_namesakes(found), missed
+
+
+def _file_time(path: Path) -> str:
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        return ""
+    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def _fields(path: Path, relative: str, preset: str, regex: re.Pattern | None) -> tuple[dict | None, str]:

@@ -176,6 +176,25 @@ def moodle_csv(records: list[ClassRecord], columns: list[Column], *, identifier:
     return export
 
 
+# Which roster export holds each Moodle identifier, for the one-line error when none is known.
+IDENTIFIER_SOURCES = {
+    "email": "Moodle's participants export ('Email address') or grades export",
+    "username": "a roster with a 'username' column (Moodle's participants export can add it)",
+    "idnumber": "Moodle's grades export ('ID number') or a Canvas gradebook export ('SIS User ID')",
+}
+
+
+def missing_identifier(identifier: str, records: list[ClassRecord]) -> str:
+    """One line: which identifier no student has, and which roster would provide it."""
+    title = MOODLE_IDENTIFIERS[identifier][0].lower()
+    others = [name for name, (_, attr) in MOODLE_IDENTIFIERS.items()
+              if name != identifier and any(getattr(r.student, attr) for r in records)]
+    instead = f", or --identifier {' or '.join(others)} (known for some students)" if others else ""
+    article = "a" if title.startswith("u") else "an"
+    return (f"no student here has {article} {title}: grade again with --roster naming "
+            f"{IDENTIFIER_SOURCES[identifier]}{instead}")
+
+
 def assignment_feedback(result: dict | None, column: Column) -> str:
     """One line: 'Initialization 27/30, failed: he_deep, zeros_shape'."""
     if result is None:
@@ -183,6 +202,9 @@ def assignment_feedback(result: dict | None, column: Column) -> str:
     if not status_of(result).counts:
         return f"{column.title}: not graded yet ({result.get('message', '')})"
     text = f"{column.title} {number(result.get('score', 0.0))}/{number(column.max_score)}"
+    changes = adjustment_words(result)
+    if changes:
+        text += f" ({changes})"
     if status_of(result) is not NotebookStatus.GRADED:
         return f"{text}, not graded: {result.get('message', '')}"
     failed = [c["name"] for f in result.get("functions", []) for c in f["checks"] if c["status"] != "passed"]
@@ -193,19 +215,51 @@ def assignment_feedback(result: dict | None, column: Column) -> str:
     return text
 
 
+def adjustment_words(result: dict) -> str:
+    """'graded 30, overridden: reason; late by 1.2 days: -10%': how the final score was reached."""
+    adjustments = result.get("adjustments") or {}
+    overrides, late = adjustments.get("overrides") or [], adjustments.get("late")
+    if not overrides and not late:
+        return ""
+    parts = [f"graded {number(adjustments.get('raw_score', 0.0))}"]
+    parts += [f"{o['function'] or 'whole notebook'} set to {number(o['points'])} by the instructor: {o['reason']}"
+              for o in overrides]
+    if late:
+        parts.append(late["text"])
+    return "; ".join(parts)
+
+
+def raw_and_penalty(result: dict | None) -> tuple[float | None, float]:
+    """The score as graded (before overrides and penalty) and the late penalty."""
+    if result is None:
+        return None, 0.0
+    adjustments = result.get("adjustments") or {}
+    late = adjustments.get("late") or {}
+    return float(adjustments.get("raw_score", result.get("score", 0.0))), float(late.get("penalty", 0.0))
+
+
 # --- plain CSV and JSON Lines ----------------------------------------------------------------
 
 IDENTITY_FIELDS = tuple(f.name for f in fields(Student))
 
 
 def plain_csv(records: list[ClassRecord], columns: list[Column], *, missing: str = "blank") -> Export:
-    """One row per student: every identity field, each assignment's score, total and maximum."""
-    rows = [[*IDENTITY_FIELDS, *(c.slug for c in columns), "total", "max_total"]]
+    """One row per student: every identity field, each assignment's score, total and maximum;
+    when an override or a late penalty changed some score, each assignment's raw score and
+    penalty follow (``<slug>_raw``, ``<slug>_penalty``)."""
+    adjusted = any((r.get("adjustments") or {}).get("overrides") or (r.get("adjustments") or {}).get("late")
+                   for record in records for r in record.results.values())
+    extra = [f"{c.slug}_{what}" for c in columns for what in ("raw", "penalty")] if adjusted else []
+    rows = [[*IDENTITY_FIELDS, *(c.slug for c in columns), "total", "max_total", *extra]]
     max_total = number(sum(c.max_score for c in columns))
     for record in _sorted(records):
         total = sum(record.results[c.slug].get("score", 0.0) for c in columns if c.slug in record.results)
+        details = []
+        for c in columns if adjusted else ():
+            raw, penalty = raw_and_penalty(record.results.get(c.slug))
+            details += ["" if raw is None else number(raw), number(penalty)]
         rows.append([*(getattr(record.student, f) for f in IDENTITY_FIELDS),
-                     *(_score_cell(record, c, missing) for c in columns), number(total), max_total])
+                     *(_score_cell(record, c, missing) for c in columns), number(total), max_total, *details])
     return Export(_csv_text(rows), len(records), not_graded_yet(records, columns))
 
 
@@ -230,8 +284,12 @@ def _assignment_entry(result: dict | None, column: Column) -> dict:
     checks = [{"function": f["name"], "name": c["name"], "hidden": c["hidden"], "status": c["status"],
                "points": c["points"], "max_points": c["max_points"], "message": c["message"], "hint": c.get("hint")}
               for f in result.get("functions", []) for c in f["checks"]]
+    raw, penalty = raw_and_penalty(result)
+    adjustments = result.get("adjustments") or {}
     return {**entry, "status": result.get("status", "graded"), "message": result.get("message", ""),
-            "score": result.get("score", 0.0), "source": (result.get("source") or {}).get("path"), "checks": checks}
+            "score": result.get("score", 0.0), "raw_score": raw, "penalty": penalty,
+            "overrides": adjustments.get("overrides") or [], "late": adjustments.get("late"),
+            "source": (result.get("source") or {}).get("path"), "checks": checks}
 
 
 def _names(names: list[str], shown: int = 5) -> str:
@@ -277,7 +335,8 @@ def records_from_results(folder: Path) -> tuple[list[ClassRecord], list[str]]:
     return list(by_student.values()), warnings
 
 
-def records_from_gradebook(path: Path) -> list[ClassRecord]:
+def records_from_gradebook(path: Path, policy=None) -> list[ClassRecord]:
+    """The class from the gradebook, overrides and (``policy``, a ``LatePolicy``) penalties applied."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(
@@ -289,7 +348,7 @@ def records_from_gradebook(path: Path) -> list[ClassRecord]:
         raise UsageError("this installation cannot read gradebooks yet; pass --results DIR "
                          "(the folder grader grade --out wrote)") from None
     with Gradebook(path, create=False) as book:
-        return book.class_records()
+        return book.class_records(policy)
 
 
 # --- writing ---------------------------------------------------------------------------------

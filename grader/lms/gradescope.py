@@ -297,7 +297,7 @@ def add_parser(sub) -> None:
     g.add_argument("--submission", help="folder with the student's files (default: ROOT/submission)")
     g.add_argument("--results", help="results file to write (default: ROOT/results/results.json)")
     g.add_argument("--solutions", help="instructor folder (default: ROOT/source/solutions)")
-    g.set_defaults(run=cmd_run)
+    g.set_defaults(run=cmd_run, parser=g)
     actions = g.add_subparsers(dest="action", metavar="{package,warm}")
 
     p = actions.add_parser("package", help="build the autograder zip to upload to Gradescope")
@@ -307,11 +307,12 @@ def add_parser(sub) -> None:
     p.add_argument("--assignment", help="only this assignment (one Gradescope assignment per notebook)")
     p.add_argument("--no-warm", action="store_true",
                    help="do not compute missing reference outputs first (setup.sh will, on Gradescope)")
-    p.set_defaults(run=cmd_package)
+    p.set_defaults(run=cmd_package, parser=p)
 
     w = actions.add_parser("warm", help="compute the reference outputs (setup.sh runs this)")
-    w.add_argument("--solutions", dest="package_solutions", default="solutions")
-    w.set_defaults(run=cmd_warm)
+    w.add_argument("--solutions", dest="package_solutions", default="solutions",
+                   help="instructor folder (default: solutions)")
+    w.set_defaults(run=cmd_warm, parser=w)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

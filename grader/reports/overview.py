@@ -33,18 +33,19 @@ PROBLEM_STATUS = {**{s.value: s.label for s in NotebookStatus},
 
 
 def write_overview(records: list[ClassRecord], out: Path, *, assignments: list[Assignment],
-                   problems: Iterable[dict] = ()) -> Path:
+                   problems: Iterable[dict] = (), review: Iterable[dict] = ()) -> Path:
     """Write ``<out>/index.html`` and return its path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "index.html"
-    path.write_text(render_overview(records, assignments=assignments, problems=problems), encoding="utf-8")
+    path.write_text(render_overview(records, assignments=assignments, problems=problems, review=review),
+                    encoding="utf-8")
     return path
 
 
 def render_overview(records: list[ClassRecord], *, assignments: list[Assignment],
-                    problems: Iterable[dict] = ()) -> str:
-    model = overview_model(records, assignments=assignments, problems=problems)
+                    problems: Iterable[dict] = (), review: Iterable[dict] = ()) -> str:
+    model = overview_model(records, assignments=assignments, problems=problems, review=review)
     return environment().get_template("overview.html.j2").render(page=model)
 
 
@@ -56,7 +57,7 @@ def report_link(student_key: str) -> str:
 # ---- the numbers on the page ------------------------------------------------
 
 def overview_model(records: list[ClassRecord], *, assignments: list[Assignment],
-                   problems: Iterable[dict] = ()) -> dict:
+                   problems: Iterable[dict] = (), review: Iterable[dict] = ()) -> dict:
     """Everything the page shows, as plain data (tests check the numbers here too)."""
     records = sorted(records, key=lambda r: r.student.sort_key)
     columns = _columns(records, assignments)
@@ -79,6 +80,11 @@ def overview_model(records: list[ClassRecord], *, assignments: list[Assignment],
         "reviews": needs_review(records),
         "students": students,
         "show_section": any(r.student.section for r in records),
+        "sections": _sections(students, max_total),
+        "no_submission": [{"name": s["name"], "href": s["href"], "section": s["section"]}
+                          for s, r in zip(students, records) if not r.results],
+        "late": _late_work(records, columns),
+        "review": [{**item, "href": report_link(item["key"])} for item in map(as_dict, review)],
         "hard_percent": round(100 * HARD),
         "easy_percent": round(100 * EASY),
     }
@@ -104,14 +110,17 @@ def _student_row(record: ClassRecord, columns: list[dict], max_total: float) -> 
         result = as_dict(record.results.get(column["slug"]))
         if not result:
             cells.append({"text": "—", "value": -1, "status": "missing", "label": "not submitted",
-                          "attempt": ""})
+                          "attempt": "", "overridden": False, "late": False})
             continue
         score = as_number(result.get("score"))
         total += score
         status = as_text(result.get("status"), "graded")
+        adjustments = as_dict(result.get("adjustments"))
         cells.append({"text": format_points(score), "value": score, "status": status,
                       "label": "" if status == "graded" else PROBLEM_STATUS.get(status, status),
-                      "attempt": attempt_line(result.get("attempt"))})
+                      "attempt": attempt_line(result.get("attempt")),
+                      "overridden": bool(as_list(adjustments.get("overrides"))),
+                      "late": bool(adjustments.get("late"))})
     return {
         "name": record.student.display_name,
         "key": record.student.key,
@@ -122,6 +131,30 @@ def _student_row(record: ClassRecord, columns: list[dict], max_total: float) -> 
         "total_value": total,
         "percent": _percent(total, max_total),
     }
+
+
+def _sections(students: list[dict], max_total: float) -> list[dict]:
+    """Each section's size and average total, when the roster names sections."""
+    by_section: dict[str, list[float]] = {}
+    for s in students:
+        if s["section"]:
+            by_section.setdefault(s["section"], []).append(s["total_value"])
+    return [{"name": name, "size": len(totals), "average": format_points(statistics.fmean(totals)),
+             "percent": _percent(statistics.fmean(totals), max_total)} for name, totals in sorted(by_section.items())]
+
+
+def _late_work(records: list[ClassRecord], columns: list[dict]) -> list[dict]:
+    """Every late submission with how late and what it cost (from the result's adjustments)."""
+    titles = {c["slug"]: c["title"] for c in columns}
+    rows = []
+    for record in records:
+        for slug, result in record.results.items():
+            late = as_dict(as_dict(as_dict(result).get("adjustments")).get("late"))
+            if late:
+                rows.append({"student": record.student.display_name, "href": report_link(record.student.key),
+                             "assignment": titles.get(slug, slug), "text": as_text(late.get("text")),
+                             "penalty": format_points(as_number(late.get("penalty")))})
+    return rows
 
 
 def _graded(column: dict, records: list[ClassRecord]) -> list[dict]:

@@ -130,6 +130,28 @@ def _assignment(raw: Any, number: int, annotated: str | None = None) -> dict:
         "flags": [as_text(x) for x in as_list(result.get("flags"))],
         "notes": [as_text(x) for x in as_list(result.get("notes"))],
         "functions": functions,
+        "adjustments": _adjustments(result.get("adjustments")),
+    }
+
+
+def _adjustments(raw: Any) -> dict | None:
+    """Raw score, the instructor's overrides and the late penalty, when any changed the score."""
+    data = as_dict(raw)
+    overrides = [as_dict(o) for o in as_list(data.get("overrides"))]
+    late = as_dict(data.get("late"))
+    if not overrides and not late:
+        return None
+    return {
+        "raw": format_points(as_number(data.get("raw_score"))),
+        "final": format_points(as_number(data.get("final_score"))),
+        "overrides": [{"target": " / ".join(x for x in (as_text(o.get("function")), as_text(o.get("check_name"))) if x)
+                                 or "whole notebook",
+                       "before": format_points(as_number(o.get("before"))),
+                       "points": format_points(as_number(o.get("points"))),
+                       "reason": as_text(o.get("reason")), "who": as_text(o.get("who")),
+                       "when": as_text(o.get("made_at"))[:10]} for o in overrides],
+        "late": {"text": as_text(late.get("text")), "penalty": format_points(as_number(late.get("penalty")))}
+        if late else None,
     }
 
 
