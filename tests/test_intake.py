@@ -219,9 +219,33 @@ def test_moodle_students_match_the_roster_by_name(tmp_path, catalog):
     assert (li.email, li.lms_id, li.section) == ("weili@example.edu", "103", "A")
 
 
+def test_moodle_participants_export_works_as_a_roster_and_joins_the_download(tmp_path, catalog):
+    """Moodle's Participants page, 'Download table data as CSV', as it comes: names in two columns."""
+    path = tmp_path / "courseid_7_participants.csv"
+    lines = ["First name,Last name,Email address,Roles,Groups,Last access to course"]
+    lines += [f"{m.name.split()[0]},{m.name.split()[1]},{m.email},Student,Group {m.section},2 days"
+              for m in lms_class.SMALL_CLASS]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    intake = collect(lms_class.moodle_zips(tmp_path / "dl"), roster=path, extract_to=tmp_path / "out",
+                     catalog=catalog)
+    omar = by_key(intake)["Omar Farouk"].student
+    assert (omar.name, omar.email, omar.section) == ("Omar Farouk", "faroukomar@example.edu", "Group B")
+    assert intake.not_submitted == []
+
+
+def test_moodle_grades_export_with_surname_works_as_a_roster(tmp_path):
+    """Moodle's grade export (older versions say 'Surname'); its grade columns are ignored."""
+    path = tmp_path / "grades.csv"
+    path.write_text("First name,Surname,ID number,Institution,Department,Email address,"
+                    "Assignment: Initialization (Real),Last downloaded from this course\n"
+                    "Jane,Doe,S101,,,jdoe@example.edu,-,1700000000\n", encoding="utf-8")
+    (person,) = read_roster(path).everyone
+    assert (person.key, person.name, person.sis_id, person.email) == ("Jane Doe", "Jane Doe", "S101", "jdoe@example.edu")
+
+
 @pytest.mark.parametrize("text, message", [
     ("", "empty"),
-    ("section,email\nA,a@b\n", "no 'name' or 'lms_id' column"),
+    ("section,email\nA,a@b\n", "no 'name', 'lms_id' or 'First name' and 'Last name' column"),
     ("name,lms_id\nA,1\nB,1\n", "lms_id 1 on lines 2 and 3"),
 ])
 def test_bad_rosters_are_one_line_errors(tmp_path, text, message):

@@ -57,7 +57,7 @@ ROSTER_COLUMNS = {  # our name -> header spellings accepted (compared without ca
     "lms_id": ("lms_id", "id", "canvasid", "userid"),
     "sis_id": ("sis_id", "sisuserid", "idnumber"),
     "sis_login": ("sis_login", "sisloginid", "login"),
-    "section": ("section",),
+    "section": ("section", "groups", "group"),
     "email": ("email", "emailaddress"),
     "username": ("username",),
 }
@@ -323,7 +323,8 @@ def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> in
 
 def _zip_time(info: zipfile.ZipInfo) -> float | None:
     try:
-        return datetime.datetime(*info.date_time).timestamp()
+        # Zips store no time zone; the LMS servers that write them keep UTC.
+        return datetime.datetime(*info.date_time, tzinfo=datetime.timezone.utc).timestamp()
     except (ValueError, OverflowError):
         return None
 
@@ -558,8 +559,10 @@ class Roster:
 def read_roster(path: Path) -> Roster:
     """A CSV with a header naming some of: name, lms_id, sis_id, sis_login, section, email, username.
 
-    Canvas's gradebook export (Student, ID, SIS User ID, SIS Login ID, Section) works as is;
-    its 'Points Possible' row is skipped.
+    The LMS's own exports work as they come: Canvas's gradebook export (Student, ID, SIS User
+    ID, SIS Login ID, Section; its 'Points Possible' row is skipped), Moodle's participants
+    export (First name, Last name or Surname, Email address, Groups) and Moodle's grades
+    export (First name, Last name, ID number, Email address; grade columns are ignored).
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -572,11 +575,16 @@ def read_roster(path: Path) -> Roster:
     if not header:
         raise IntakeError(f"roster {path}: empty; expected a header line such as name,lms_id,section,email")
     columns = _roster_columns(header)
-    if "name" not in columns and "lms_id" not in columns:
-        raise IntakeError(f"roster {path}: no 'name' or 'lms_id' column (found: {', '.join(header)})")
+    given, family = _name_parts(header)
+    if "name" not in columns and "lms_id" not in columns and given is None:
+        raise IntakeError(f"roster {path}: no 'name', 'lms_id' or 'First name' and 'Last name' column "
+                          f"(found: {', '.join(header)})")
     people, seen = [], {}
     for line, row in enumerate(reader, start=2):
         values = {f: row[i].strip() if i < len(row) else "" for f, i in columns.items()}
+        if "name" not in columns and given is not None:  # Moodle: the full name as its downloads spell it
+            parts = [row[i].strip() for i in (given, family) if i is not None and i < len(row)]
+            values["name"] = " ".join(p for p in parts if p)
         if not values.get("name") and not values.get("lms_id"):
             continue
         if values.get("name", "").strip().lower() == "points possible":
@@ -589,6 +597,14 @@ def read_roster(path: Path) -> Roster:
         key = values.get("lms_id") or values.get("name")
         people.append(Student(key=key, **values))
     return Roster(people)
+
+
+def _name_parts(header: list[str]) -> tuple[int | None, int | None]:
+    """Where Moodle's 'First name' and 'Last name' (or 'Surname') columns are."""
+    squashed = [re.sub(r"[\s_]+", "", h.lower()) for h in header]
+    given = next((squashed.index(s) for s in ("firstname", "givenname") if s in squashed), None)
+    family = next((squashed.index(s) for s in ("lastname", "surname", "familyname") if s in squashed), None)
+    return given, family
 
 
 def _roster_columns(header: list[str]) -> dict[str, int]:
