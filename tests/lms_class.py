@@ -4,7 +4,8 @@ Each member hands in scenario notebooks (tests/submissions/), so the grade each 
 is known in advance: full marks minus the points of the checks its scenario loses
 (tests/submissions/scenarios.json), 0 for an untouched or truncated notebook.
 
-* ``canvas_zips(folder)``: one "Download Submissions" zip per assignment, files named
+* ``canvas_zips(folder)``: one "Download Submissions" zip per assignment (plus the ``STRAY``
+  files unless ``strays=()``), files named
   ``doejane_101_5001_Initialization.ipynb``, ``doejane_LATE_…`` for late work and
   ``…_Optimization_methods-1.ipynb`` for a resubmission;
 * ``moodle_zips(folder)``: one "Download all submissions" zip per assignment, folders
@@ -92,7 +93,7 @@ def own_name(hand: Hand) -> str:
     return name
 
 
-def canvas_zips(folder: Path, members=SMALL_CLASS) -> list[Path]:
+def canvas_zips(folder: Path, members=SMALL_CLASS, strays=STRAY) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     made = []
     for number, assignment in enumerate((INIT, GC, OPT)):
@@ -108,7 +109,7 @@ def canvas_zips(folder: Path, members=SMALL_CLASS) -> list[Path]:
                     for extra in m.extra_files:
                         zf.writestr(f"{m.login}_{m.lms_id}_{5999}_{extra}", b"my notes\n")
             if number == 0:
-                for stray in STRAY:
+                for stray in strays:
                     zf.writestr(stray, notebook_bytes("init_reference_code"))
         made.append(path)
     return made

@@ -292,9 +292,14 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
     assert terminal.paint("unreadable", "red", Tty()) == "unreadable"
 
 
-def test_tables_fit_the_width_they_are_given():
+def test_tables_fit_the_width_they_are_given(monkeypatch):
     from grader.core.terminal import table
 
-    rows = [("student", "detail"), ("Ada", "x" * 200)]
+    monkeypatch.delenv("COLUMNS", raising=False)
+    detail = " ".join(f"word{i}" for i in range(40))
+    rows = [("student", "detail"), ("Ada", detail)]
     lines = table(rows, columns=60).splitlines()
-    assert all(len(line) <= 60 for line in lines) and lines[-1].endswith("…")
+    assert all(len(line) <= 60 for line in lines) and len(lines) > 3
+    assert " ".join(line.split(maxsplit=1)[-1] if i == 2 else line.strip() for i, line in enumerate(lines[2:], 2)) \
+        == detail  # wrapped, nothing lost
+    assert table(rows).splitlines()[2].endswith(detail)  # piped (no COLUMNS): whole lines
