@@ -187,7 +187,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from grader.lms.export import parse_canvas_ids, write_export
 
-    course = Course(args, api.export)
+    course = Course(argparse.Namespace(gradebook=args.gradebook), api.export)  # --out here is the file written
     canvas_ids = {slug: str(value) for slug, value in course.config.canvas.items()}
     canvas_ids.update(parse_canvas_ids(getattr(args, "canvas_id", [])))
     made = api.export(
