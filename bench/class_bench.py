@@ -49,6 +49,7 @@ except ImportError:
 
 from make_class import ClassWriter, Submission, describe, plan_class, write_manifest  # noqa: E402
 from measure import short_runs  # noqa: E402
+from stages import breakdown, format_breakdown, profiled  # noqa: E402
 from report import Findings, print_cluster_comparison, print_report  # noqa: E402
 from runners import GraderBroken, grader_command, run_grader, run_naive, run_nbgrader, sample_students  # noqa: E402
 from scores import plan_mismatches, score_differences, scores_of  # noqa: E402
@@ -78,6 +79,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bench-venv", default=str(HERE / ".venv"),
                    help="environment holding nbgrader (default: bench/.venv, created on first use)")
     p.add_argument("--save", help="also write every figure as JSON to this file")
+    p.add_argument("--profile", action="store_true",
+                   help="grade the class a third time under py-spy and print where its CPU goes, per stage "
+                        "(parent, worker, kernel); the two measured runs stay unprofiled")
     return p
 
 
@@ -132,6 +136,10 @@ def run(args, catalog, plan: list[Submission], work: Path) -> int:
                         differences=score_differences(scores_of(results[0]), scores_of(results[1])),
                         plan_mismatches=plan_mismatches(plan, scores_of(results[0])))
 
+    if args.profile:
+        findings.profile = profile_run(class_dir, work, len(plan), local, runs[-1].measurement.cpu,
+                                       findings.students)
+
     students = sorted({s.student for s in plan})
     if not args.grader_only and args.nbgrader_sample:
         sample = sample_students(students, args.nbgrader_sample)
@@ -176,6 +184,24 @@ def run(args, catalog, plan: list[Submission], work: Path) -> int:
     if args.workdir:
         print(f"\nwork folder kept: {work}")
     return EXIT_SCORES_DIFFER if findings.differences else EXIT_OK
+
+
+def profile_run(class_dir: Path, work: Path, total: int, extra: tuple[str, ...], cpu: float,
+                students: int) -> str:
+    """A third grader run under py-spy: the CPU per stage, as a printable table.
+
+    Not timed against anything: the profiler slows the run it watches. The shares are
+    turned into seconds per student with the CPU time of the second (unprofiled) run.
+    """
+    print("this grader under py-spy (--profile), not timed", flush=True)
+    raw = work / "profile-raw.txt"
+    try:
+        run_grader(class_dir, work, "profiled", total, extra, wrap=lambda command: profiled(command, raw))
+    except (GraderBroken, RuntimeError) as exc:
+        return f"   no profile: {exc}"
+    if not raw.exists():
+        return "   no profile: py-spy wrote nothing"
+    return format_breakdown(breakdown(raw.read_text(encoding="utf-8")), cpu, students)
 
 
 def time_grader_check(plan: list[Submission], class_dir: Path, work: Path) -> list[tuple[float, float]]:

@@ -35,6 +35,7 @@ class Findings:
     check: list[tuple[float, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     context: list[str] = field(default_factory=list)  # machine, commit, load
+    profile: str = ""  # --profile: the CPU per stage of a third, profiled grader run
 
     @property
     def students(self) -> int:
@@ -174,6 +175,11 @@ def print_report(f: Findings, skip_demo: bool) -> list[tuple]:
         print(f"   grader check on one notebook: {statistics.median(w for w, _ in f.check):.2f} s wall, "
               f"{statistics.median(c for _, c in f.check):.2f} CPU s (medians of {len(f.check)}; first run "
               f"{f.check[0][0]:.2f} s)")
+
+    if f.profile:
+        print()
+        print("== CPU per stage (py-spy, a third grader run; share of the samples that were not waiting)")
+        print(f.profile)
 
     print()
     print("== scores")

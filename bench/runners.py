@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from make_class import Submission
 from measure import Measurement, run_measured
@@ -89,9 +90,11 @@ def grade_options(help_text: str) -> tuple[list[str], str]:
 
 
 def run_grader(class_dir: Path, work: Path, label: str, total: int,
-               extra: tuple[str, ...] = ()) -> tuple[RunnerResult, list[dict]]:
+               extra: tuple[str, ...] = (),
+               wrap: Callable[[list[str]], list[str]] = lambda command: command) -> tuple[RunnerResult, list[dict]]:
     """`grader grade` over the class folder, into a fresh output folder of its own
-    (``extra``: more options, such as ``--cluster local:2``)."""
+    (``extra``: more options, such as ``--cluster local:2``; ``wrap`` puts the command
+    inside another, a profiler, without changing it)."""
     help_text = subprocess.run([*grader_command(), "grade", "--help"], capture_output=True, text=True,
                                cwd=ROOT).stdout
     options, note = grade_options(help_text)
@@ -100,7 +103,8 @@ def run_grader(class_dir: Path, work: Path, label: str, total: int,
     stdout = work / f"grader-{slug}.out"
     if extra:
         note = " ".join(extra)
-    measurement = run_measured([*grader_command(), "grade", str(class_dir), "--out", str(out), *options, *extra],
+    measurement = run_measured(wrap([*grader_command(), "grade", str(class_dir), "--out", str(out), *options,
+                                     *extra]),
                                stdout=stdout, cwd=ROOT)
     if measurement.returncode not in (0, 1):
         raise GraderBroken(f"grader grade exited with status {measurement.returncode}: "
