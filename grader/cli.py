@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from grader import api
 from grader.core.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, GraderError
+from grader.core.imports import skip_unused_imports
 from grader.core.results import NotebookResult, NotebookStatus
 
 
@@ -476,6 +477,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse, call the library, and turn an error the user can fix into one line and its exit code."""
+    skip_unused_imports()
     top = parser()
     args, extra = top.parse_known_args(argv)
     if extra:  # the subcommand's own usage, not the top level's

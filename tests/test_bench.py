@@ -19,6 +19,7 @@ from measure import run_measured  # noqa: E402
 from nbgrader_course import source_notebook, submission_text  # noqa: E402
 from runners import grade_options  # noqa: E402
 from scores import score_differences  # noqa: E402
+from stages import breakdown  # noqa: E402
 
 from grader.grading.catalog import Catalog  # noqa: E402
 
@@ -195,3 +196,20 @@ def test_peak_memory_counts_the_whole_process_tree(tmp_path):
     m = run_measured([sys.executable, "-c", parent], stdout=tmp_path / "out")
     assert m.returncode == 0
     assert m.peak_rss >= 150 * 2**20
+
+
+def test_profile_stacks_go_to_their_process_and_stage():
+    # py-spy's raw lines: the command lines of a process and its ancestors, then frames
+    # (outermost first), then the sample count. A worker's command line holds a ";".
+    parent = 'process 10:"python grader grade class --out r"'
+    worker = 'process 11:"python -c from multiprocessing.spawn import spawn_main; spawn_main(pipe_handle=5)"'
+    kernel = 'process 12:"python -m grader.kernel.kernels serve"'
+    raw = "\n".join([
+        f"{parent};main (grader/cli.py:9);write_result (grader/core/results.py:3) 4",
+        f"{parent};{worker};worker_main (grader/classrun/pool.py:1);build (grader/notebook/build.py:7) 5",
+        f"{parent};{worker};worker_main (grader/classrun/pool.py:1);_find_and_load (<frozen importlib._bootstrap>:1) 2",
+        f"{parent};{kernel};{kernel};_check (<grader-harness>:4);forward (<cell 3>:2);dot (numpy/core.py:1) 7",
+        f"{parent};{kernel};{kernel};run (threading.py:9);select (selectors.py:468) 50",  # waiting: not counted
+    ])
+    assert breakdown(raw) == {("parent", "writing results"): 4, ("worker", "build"): 5, ("worker", "imports"): 2,
+                              ("kernel", "students' code"): 7}

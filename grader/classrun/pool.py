@@ -134,6 +134,9 @@ def worker_main(conn, config: dict, parent: int) -> None:
     """Grade students sent by the parent until it sends None, goes away, or says stop (SIGTERM)."""
     with contextlib.suppress(OSError, AttributeError):
         os.setpgid(0, 0)
+    from grader.core.imports import skip_unused_imports
+
+    skip_unused_imports()
     from grader.grading.pipeline import PreparedInputs
 
     scratch = _own_scratch(config.get("scratch"))
