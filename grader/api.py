@@ -58,7 +58,8 @@ def grade_class(
     paths: Sequence[str | Path], *, solutions: str | Path = "solutions", out: str | Path = "reports",
     gradebook: str | Path | None = None, preset: str = "auto", pattern: str | None = None,
     roster: str | Path | None = None, student: str | None = None, assignment: str | None = None,
-    workers: int | None = None, force: bool = False, fallback: bool = True, limits: dict | None = None,
+    workers: int | None = None, force: bool = False, attempt: str = "latest", fallback: bool = True,
+    limits: dict | None = None,
     contain: bool = True, cluster: str | None = None, review_policy: str = "regions",
     late_policy: LatePolicy | None = None,
     on_result: Callable[[Student, NotebookResult, bool], None] | None = None, progress: Progress | None = None,
@@ -66,7 +67,9 @@ def grade_class(
     """Grade every submission under ``paths`` (folders, notebooks, LMS zips) into ``out``.
 
     Results, reports, the class overview and the gradebook are written as students finish;
-    a rerun grades only what changed (``force`` grades everything again). ``review_policy``:
+    a rerun grades only what changed (``force`` grades everything again). ``attempt``: of
+    several attempts at one assignment, the ``latest`` counts, or the ``best`` (all graded).
+    ``review_policy``:
     what a function gets when the student's whole definition scores higher than its regions
     (``regions``, ``best``, or ``strict`` for no second opinion; docs/checks.md).
     ``late_policy`` (from grader.toml) decides the penalties the overview and reports show.
@@ -74,6 +77,8 @@ def grade_class(
     from grader.classrun.batch import Settings, run_class
     from grader.classrun.intake import collect
 
+    if attempt not in ("latest", "best"):
+        raise UsageError(f"--attempt is latest or best, not {attempt!r}")
     if workers is not None and workers < 1:
         raise UsageError("--workers must be at least 1")
     if pattern and preset != "auto":
@@ -92,10 +97,10 @@ def grade_class(
     book = Path(gradebook) if gradebook else out / "gradebook.sqlite"
     recorded = {"paths": [str(p) for p in paths], "solutions": str(solutions), "out": str(out),
                 "gradebook": str(book), "preset": preset, "pattern": pattern, "roster": str(roster or ""),
-                "student": student, "assignment": assignment, "workers": workers, "force": force,
+                "student": student, "assignment": assignment, "workers": workers, "force": force, "attempt": attempt,
                 "fallback": fallback, "limits": dict(limits or {}), "contain": contain, "cluster": cluster,
                 "review_policy": review_policy}
-    settings = Settings(out=out, gradebook=book, workers=workers, force=force, fallback=fallback,
+    settings = Settings(out=out, gradebook=book, workers=workers, force=force, attempt=attempt, fallback=fallback,
                         review_policy=_review_policy(review_policy).value,
                         limits=dict(limits or {}), contain=contain, cluster=cluster, options=recorded,
                         late_policy=late_policy)

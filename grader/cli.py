@@ -77,7 +77,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         done = api.grade_class(
             args.paths, solutions=course.solutions, out=course.out, gradebook=course.gradebook, preset=preset,
             pattern=args.pattern, roster=roster, student=args.student, assignment=args.assignment,
-            workers=args.workers, force=args.force, fallback=not args.no_fallback,
+            workers=args.workers, force=args.force, attempt=args.attempt, fallback=not args.no_fallback,
             review_policy=args.review_policy, limits=limits, contain=not args.no_contain, cluster=args.cluster,
             late_policy=course.late_policy, on_result=printer,
             progress=None if args.quiet else Progress())
@@ -374,6 +374,9 @@ def _grade_parser(sub) -> None:
                    help="grade on a Dask cluster: a scheduler address (tcp://host:8786), or local:N to start "
                         "N worker processes here (needs the cluster extra; see docs/cluster.md)")
     g.add_argument("--force", action="store_true", help="grade again even what the gradebook has graded")
+    g.add_argument("--attempt", choices=("latest", "best"), default="latest",
+                   help="of several attempts at one assignment, which counts: the latest (default), or the "
+                        "best (every attempt is graded)")
     g.add_argument("--gradebook", help="SQLite gradebook (default: OUT/gradebook.sqlite)")
     g.add_argument("--assignment", help="grade as this assignment instead of recognising it")
     g.add_argument("--student", help="student name (default: from the file's name or folder)")

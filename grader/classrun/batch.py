@@ -95,6 +95,7 @@ class Settings:
     force: bool = False
     fallback: bool = True
     review_policy: str = "regions"  # a ReviewPolicy value: what a higher second opinion gets
+    attempt: str = "latest"  # of several attempts, which counts: "latest", or "best" (every one graded)
     options: dict = field(default_factory=dict)  # what the run was asked to do, as recorded
     limits: dict = field(default_factory=dict)  # kernel limits over the assignments' own
     contain: bool = True  # namespaces and a user of its own for each kernel, where possible
@@ -159,7 +160,8 @@ def _run(intake: Intake, catalog, settings: Settings, summary: Summary, out: Pat
         summary.run_id = book.start_run(settings.options)
         book.record_unmatched(summary.run_id, [(u.path, u.reason) for u in intake.unmatched])
         book.record_roster(intake.not_submitted)  # in the class, overview and exports, with no result
-        writer = _Writer(book, summary, out, catalog, _quiet_progress(on_result, progress))
+        writer = _Writer(book, summary, out, catalog, _quiet_progress(on_result, progress),
+                         best=settings.attempt == "best")
         try:
             plans = [_plan(work, book, catalog, settings) for work in intake.students]
             todo = [p for p in plans if p.to_grade]
@@ -177,7 +179,7 @@ def _run(intake: Intake, catalog, settings: Settings, summary: Summary, out: Pat
                     for plan, results, why in graders.run(todo, task=_task, before=warm.for_plan, tick=tick):
                         if results is None:  # the worker died
                             results = [crashed_result(catalog, plan.work.student.key, sub.path, sub.assignment, why)
-                                       for sub in (plan.work.submissions[i] for i in plan.to_grade)]
+                                       for sub in (plan.subs[i] for i in plan.to_grade)]
                         with interrupts.deferred():
                             writer.finish(plan, results)
                         if progress:
@@ -217,7 +219,12 @@ def _set_aside(work: StudentWork, sub) -> dict:
 class _Plan:
     work: StudentWork
     items: list[Item]
-    to_grade: list[int]  # indexes into work.submissions (and items) of what to grade now
+    to_grade: list[int]  # indexes into subs (and items) of what to grade now
+
+    @property
+    def subs(self) -> list:
+        """The submissions the items stand for: the graded ones, then those set aside."""
+        return [*self.work.submissions, *self.work.superseded]
 
 
 def _plan(work: StudentWork, book: Gradebook, catalog, settings: Settings) -> _Plan:
@@ -233,9 +240,17 @@ def _plan(work: StudentWork, book: Gradebook, catalog, settings: Settings) -> _P
         if reused is None:
             to_grade.append(index)
     for sub in work.superseded:
-        items.append(Item(path=sub.path, name=sub.name, sha256=sha256_of(sub.path), requested=sub.assignment,
-                          attempt=sub.attempt, late=sub.late, action="superseded", fallback=settings.fallback,
-                          submitted=sub.submitted))
+        digest = sha256_of(sub.path)
+        reused = None
+        if settings.attempt == "best":  # a candidate too: graded, or its earlier result reused
+            reused = None if settings.force else book.reusable_result(
+                work.student.key, digest, sub.assignment, settings.fallback, lambda slug: version_of(catalog, slug),
+                review_policy=settings.review_policy)
+            if reused is None:
+                to_grade.append(len(items))
+        items.append(Item(path=sub.path, name=sub.name, sha256=digest, requested=sub.assignment,
+                          attempt=sub.attempt, late=sub.late, action="superseded", reused=reused,
+                          fallback=settings.fallback, submitted=sub.submitted))
     return _Plan(work, items, to_grade)
 
 
@@ -261,9 +276,9 @@ def catalog_fingerprint(catalog) -> str:
 class _Writer:
     """Turns one student's results into files, then one gradebook transaction."""
 
-    def __init__(self, book: Gradebook, summary: Summary, out: Path, catalog, on_result):
+    def __init__(self, book: Gradebook, summary: Summary, out: Path, catalog, on_result, best: bool = False):
         self.book, self.summary, self.out = book, summary, out
-        self.catalog, self.on_result = catalog, on_result
+        self.catalog, self.on_result, self.best = catalog, on_result, best
         self.students_done = self.fresh_failed = 0
 
     def finish(self, plan: _Plan, results: list[NotebookResult]) -> None:
@@ -274,12 +289,19 @@ class _Writer:
         student = plan.work.student
         folder = self.out / safe_file_name(student.key)
         fresh = dict(zip(plan.to_grade, results))
+        subs = plan.subs
+        if self.best:
+            subs, fresh = _best_attempts(plan, fresh, self.book)
         names = result_file_names(plan.items)
         current, links = [], []
         for index, item in enumerate(plan.items):
             if item.action == "superseded":
+                if index in fresh:  # graded as a candidate (--attempt best): kept for the next run
+                    item.result = fresh[index]
+                    item.version = version_of(self.catalog, item.result.assignment.slug
+                                              if item.result.assignment else None)
                 continue
-            attempt = attempt_of(plan.work.submissions[index])
+            attempt = attempt_of(subs[index])
             changed = index in fresh
             if changed:
                 result = replace(fresh[index], attempt=attempt)
@@ -339,6 +361,35 @@ class _Writer:
             s.crashed += 1
         elif any(c.status is CheckStatus.TIMEOUT for c in result.checks):
             s.timed_out += 1
+
+
+def _best_attempts(plan: _Plan, fresh: dict[int, NotebookResult],
+                   book: Gradebook) -> tuple[list, dict[int, NotebookResult]]:
+    """With ``--attempt best``: of each assignment's attempts, the highest score counts (the later
+    one on a tie). The one that counts takes the place of the latest in ``plan.items``, the others
+    become superseded; returns the submissions and the fresh results by item, in that order."""
+    subs = plan.subs
+    for index, sub in enumerate(plan.work.submissions):
+        rivals = [index] + [j for j, other in enumerate(subs) if plan.items[j].action == "superseded"
+                            and other.replaced_by == sub.name]
+        if len(rivals) == 1:
+            continue
+
+        def standing(j: int) -> tuple:
+            result = fresh.get(j) or (NotebookResult.from_dict(book.result(plan.items[j].reused))
+                                      if plan.items[j].reused else None)
+            counts = result is not None and result.status.counts
+            return (counts, result.score if counts else 0.0, subs[j].number)
+
+        best = max(rivals, key=standing)
+        if best != index:  # swap places, so the item at ``index`` stays the one that counts
+            plan.items[index], plan.items[best] = plan.items[best], plan.items[index]
+            subs[index], subs[best] = subs[best], subs[index]
+            fresh = {({index: best, best: index}.get(k, k)): v for k, v in fresh.items()}
+        for j in rivals:
+            item = plan.items[j]
+            item.action = ("graded" if j in fresh else "unchanged") if j == index else "superseded"
+    return subs, fresh
 
 
 def attempt_of(sub) -> dict | None:
@@ -512,7 +563,7 @@ class _Warmer:
         if len(self.warm) == len(self.catalog.assignments):
             return
         for index in plan.to_grade:
-            sub = plan.work.submissions[index]
+            sub = plan.subs[index]
             if sub.assignment in self.warm:
                 continue
             assignment = self._assignment_of(sub.path, sub.assignment)
@@ -564,6 +615,6 @@ def _worker_config(catalog, settings: Settings) -> dict:
 
 
 def _task(plan: _Plan) -> dict:
-    subs = [plan.work.submissions[i] for i in plan.to_grade]
+    subs = [plan.subs[i] for i in plan.to_grade]
     return {"student": plan.work.student.key, "notebooks": [str(s.path) for s in subs],
             "assignments": [s.assignment for s in subs]}

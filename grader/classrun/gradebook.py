@@ -284,7 +284,7 @@ class Gradebook:
         for row in self.db.execute(
                 """SELECT r.id, r.student_key, r.assignment, r.result_json, s.sha256, s.late, s.submitted_at
                    FROM run_items i JOIN results r ON r.id = i.result_id JOIN submissions s ON s.id = i.submission_id
-                   WHERE r.assignment IS NOT NULL ORDER BY i.run_id, r.id"""):
+                   WHERE r.assignment IS NOT NULL AND i.action != 'superseded' ORDER BY i.run_id, r.id"""):
             latest[(row["student_key"], row["assignment"])] = row
         overrides = self._overrides()
         for (key, slug), row in latest.items():
@@ -411,7 +411,7 @@ class Gradebook:
             """SELECT r.id, r.student_key, s.path, r.status, r.message,
                       (SELECT c.message FROM checks c WHERE c.result_id = r.id AND c.status='timeout' LIMIT 1)
                FROM run_items i JOIN results r ON r.id = i.result_id JOIN submissions s ON s.id = i.submission_id
-               WHERE i.run_id=? ORDER BY r.student_key, s.path""", (run_id,))
+               WHERE i.run_id=? AND i.action != 'superseded' ORDER BY r.student_key, s.path""", (run_id,))
         for _, student, path, status, message, timeout in rows:
             if status != "graded":
                 found.append({"path": path, "student": student, "status": status, "message": message})
