@@ -49,10 +49,10 @@ except ImportError:
 
 from make_class import ClassWriter, Submission, describe, plan_class, write_manifest  # noqa: E402
 from measure import short_runs  # noqa: E402
-from stages import breakdown, format_breakdown, profiled  # noqa: E402
 from report import Findings, print_cluster_comparison, print_report  # noqa: E402
 from runners import GraderBroken, grader_command, run_grader, run_naive, run_nbgrader, sample_students  # noqa: E402
 from scores import plan_mismatches, score_differences, scores_of  # noqa: E402
+from stages import breakdown, format_breakdown, profiled  # noqa: E402
 
 EXIT_OK, EXIT_SCORES_DIFFER, EXIT_USAGE, EXIT_GRADER_BROKEN = 0, 1, 2, 3
 

@@ -43,7 +43,7 @@ class MemorySampler:
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "MemorySampler":
+    def __enter__(self) -> MemorySampler:
         self.samples.append(self.process.memory_info().rss)
         self.thread.start()
         return self
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             with MemorySampler() as memory:
                 cpu_before = sum(memory.process.cpu_times()[:2])
                 started = last = time.perf_counter()
-                for item, results, why in cluster.run(items, task=lambda item: item):
+                for _item, results, why in cluster.run(items, task=lambda item: item):
                     now = time.perf_counter()
                     gaps.append(now - last)
                     last = now

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import make_submissions as scenarios  # noqa: E402  (the mistake builders of the test suite)
+
 from grader.grading.catalog import Catalog  # noqa: E402
 from grader.notebook.build import splice  # noqa: E402
 from grader.notebook.regions import extract, normalise_source  # noqa: E402

@@ -34,7 +34,7 @@ class Measurement:
     stderr_tail: str = ""
     unwaited: int = 0  # processes whose CPU time came from sampling
 
-    def __add__(self, other: "Measurement") -> "Measurement":
+    def __add__(self, other: Measurement) -> Measurement:
         """Two commands run one after the other: times add up, the peak is the larger one."""
         return Measurement(self.wall + other.wall, self.cpu + other.cpu, max(self.peak_rss, other.peak_rss),
                            self.returncode or other.returncode, (self.stderr_tail + other.stderr_tail)[-2000:],
@@ -87,7 +87,7 @@ class TreeSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "TreeSampler":
+    def __enter__(self) -> TreeSampler:
         self._thread.start()
         return self
 

@@ -35,10 +35,10 @@ from pathlib import Path
 
 import nbformat
 
-from grader.grading.catalog import Catalog
-from grader.core.codec import encode, write_npz
-from grader.notebook.regions import END, START, normalise_source
 from grader.checks.spec import Assignment, Check
+from grader.core.codec import encode, write_npz
+from grader.grading.catalog import Catalog
+from grader.notebook.regions import END, START, normalise_source
 
 HERE = Path(__file__).resolve().parent
 CHECKS_MODULE = "bench_checks"

@@ -28,7 +28,8 @@ def __getattr__(name: str) -> Any:
 def check(function, *, folder: str = ".", namespace: dict | None = None):
     """Run ``function``'s public checks (a name, or the function itself) from inside a
     notebook and show the outcome."""
-    from grader.grading.selfcheck import caller_namespace, check as run
+    from grader.grading.selfcheck import caller_namespace
+    from grader.grading.selfcheck import check as run
 
     return run(function, folder=folder, namespace=namespace if namespace is not None else caller_namespace())
 

@@ -22,10 +22,10 @@ __all__ = ["PRESETS", "CheckedNotebook", "ClassGrades", "check_notebook", "expor
 if TYPE_CHECKING:  # heavy modules load when a function runs, so `import grader` stays cheap
     from grader.checks.spec import Assignment
     from grader.classrun.batch import Summary
-    from grader.classrun.late import LatePolicy
-    from grader.core.config import Config
     from grader.classrun.intake import Intake
+    from grader.classrun.late import LatePolicy
     from grader.classrun.progress import Progress
+    from grader.core.config import Config
     from grader.core.records import Student
     from grader.lms.export import Export
 
@@ -261,7 +261,7 @@ def override(
         made = book.add_override(person, assignment, function=function or "", check=check or "", points=points,
                                  accept_other=accept, reason=reason, who=who)
         refreshed = solutions is not None and Path(solutions).is_dir()
-        if refreshed:
+        if solutions is not None and refreshed:
             refresh_pages(book, Path(out), _instructor_catalog(solutions), late_policy, person.key)
         result = next(r for r in book.class_records(late_policy) if r.student.key == person.key).results[assignment]
     return {**made, "student": person, "result": result, "refreshed": refreshed}

@@ -12,8 +12,9 @@ import argparse
 import inspect
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from grader import api
 from grader.core.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, GraderError

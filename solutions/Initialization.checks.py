@@ -15,7 +15,6 @@ import numpy as np
 
 from grader.checks import Assignment, Check, Hint
 
-
 # ------------------------------------------------------------ hidden inputs
 
 def _three_layers():

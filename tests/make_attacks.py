@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -304,7 +304,7 @@ for path in glob.glob(os.path.join(os.getcwd(), "**", "*"), recursive=True):
             pass
 """ + HONEST
 
-REDEFINE_IN_ANOTHER_REGION = f"""global gradient_check_n
+REDEFINE_IN_ANOTHER_REGION = """global gradient_check_n
 gradient_check_n = lambda *args, **kwargs: -1.0  # spoils the function graded after this one
 J = theta * x"""
 

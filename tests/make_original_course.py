@@ -31,7 +31,6 @@ import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -39,8 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grader.notebook.regions import extract, normalise_source  # noqa: E402
 from make_submissions import SCENARIOS as MISTAKES  # noqa: E402
+
+from grader.notebook.regions import extract, normalise_source  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "original_course"
 

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -25,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from grader.grading.catalog import Catalog
+from grader.grading.grade import grade_student
 from grader.kernel.containment import kernel_uid
 from grader.kernel.execute import Options
-from grader.grading.grade import grade_student
 
 pytestmark = pytest.mark.kernel
 

@@ -17,16 +17,16 @@ import time
 import zipfile
 from pathlib import Path
 
+import lms_class
 import pytest
 
-import lms_class
-from grader.grading.catalog import Catalog
 from grader.classrun.batch import Summary, run_lock
-from grader.cli import main
-from grader.core.files import safe_file_name
 from grader.classrun.gradebook import Gradebook
 from grader.classrun.pool import Pool, descendants
 from grader.classrun.progress import Progress, format_summary
+from grader.cli import main
+from grader.core.files import safe_file_name
+from grader.grading.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"

@@ -11,16 +11,16 @@ import statistics
 from pathlib import Path
 
 import pytest
-
 from browser import ARTIFACTS, Visit, chromium, chromium_path
+from test_annotated import hostile_notebook
+
+from grader.core.files import safe_file_name
+from grader.core.records import ClassRecord, Student
 from grader.grading.catalog import Catalog
 from grader.grading.grade import grade_notebook
-from grader.reports.overview import write_overview
-from grader.core.records import ClassRecord, Student
-from grader.core.files import safe_file_name
 from grader.reports.annotated import write_annotated_notebook
+from grader.reports.overview import write_overview
 from grader.reports.render import write_student_report
-from test_annotated import hostile_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import notebook_with_region, tiny_reference_body
+
 from grader.grading.catalog import Catalog
 from grader.notebook.build import build
 from grader.notebook.regions import placeholder_for

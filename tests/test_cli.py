@@ -8,12 +8,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import notebook_with_region, tiny_reference_body
+
 from grader.cli import main
 from grader.core.files import safe_file_name
 from grader.notebook.regions import placeholder_for
-
 
 TINY_RESULT = safe_file_name("Tiny") + ".json"  # the result of a student's Tiny.ipynb
 

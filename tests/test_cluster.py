@@ -21,11 +21,11 @@ import pytest
 
 from grader.classrun import cluster as cluster_module
 from grader.classrun.batch import Settings, run_class
-from grader.classrun.cluster import Cluster, pack_assignments, start_local_cluster, _with_paths
+from grader.classrun.cluster import Cluster, _with_paths, pack_assignments, start_local_cluster
 from grader.classrun.intake import collect
 from grader.classrun.pool import descendants
-from grader.core.results import NotebookResult, NotebookStatus
 from grader.cli import main
+from grader.core.results import NotebookResult, NotebookStatus
 from grader.grading.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,10 +14,17 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main
-from grader.lms.export import (
-    CANVAS_IDENTITY, assignment_columns, canvas_csv, jsonl, moodle_csv, number, plain_csv, records_from_results,
-)
 from grader.core.records import ClassRecord, Student
+from grader.lms.export import (
+    CANVAS_IDENTITY,
+    assignment_columns,
+    canvas_csv,
+    jsonl,
+    moodle_csv,
+    number,
+    plain_csv,
+    records_from_results,
+)
 
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 

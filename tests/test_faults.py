@@ -16,8 +16,8 @@ import subprocess
 import sys
 
 import pytest
-
 from class_runs import EXPECTED, ClassRun, scores, snapshot, wait_for
+
 from grader.classrun import gradebook
 from grader.cli import main
 

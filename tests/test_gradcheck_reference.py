@@ -18,10 +18,10 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from solution_namespace import load_solution_namespace
 
 from grader.checks.compare import compare
 from grader.checks.spec import load_module
-from solution_namespace import load_solution_namespace
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 NOTEBOOK = SOLUTIONS / "Gradient_Checking.ipynb"

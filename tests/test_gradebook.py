@@ -12,7 +12,13 @@ import pytest
 from grader.classrun.gradebook import Gradebook, GradebookError, Item
 from grader.core.records import Student
 from grader.core.results import (
-    AssignmentInfo, CheckResult, CheckStatus, FunctionResult, FunctionStatus, NotebookResult, NotebookStatus,
+    AssignmentInfo,
+    CheckResult,
+    CheckStatus,
+    FunctionResult,
+    FunctionStatus,
+    NotebookResult,
+    NotebookStatus,
 )
 
 

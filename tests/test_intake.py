@@ -5,11 +5,11 @@ import stat
 import zipfile
 from pathlib import Path
 
+import lms_class
 import pytest
 
-import lms_class
-from grader.grading.catalog import Catalog
 from grader.classrun.intake import IntakeError, collect, read_roster
+from grader.grading.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 

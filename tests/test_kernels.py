@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from grader.grading.catalog import Catalog
+from grader.grading.grade import grade_notebook
 from grader.kernel.containment import NEW_ROOT
 from grader.kernel.execute import Options
-from grader.grading.grade import grade_notebook
 
 pytestmark = pytest.mark.kernel
 

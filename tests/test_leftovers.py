@@ -13,8 +13,8 @@ import signal
 import time
 
 import pytest
-
 from class_runs import EXPECTED, ClassRun, parent_of, scores, wait_for
+
 from grader.classrun.pool import descendants
 from grader.classrun.scratch import PREFIX, sweep_stale
 

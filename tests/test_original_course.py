@@ -16,10 +16,16 @@ import pytest
 
 from grader.grading.catalog import Catalog
 from grader.notebook.build import build
-from grader.notebook.reader import parse_notebook, read_notebook
 from grader.notebook.fit import (
-    aliases_outside, bindings_outside, counterparts, enclosing_loop, loop_offset, names_bound, renamed,
+    aliases_outside,
+    bindings_outside,
+    counterparts,
+    enclosing_loop,
+    loop_offset,
+    names_bound,
+    renamed,
 )
+from grader.notebook.reader import parse_notebook, read_notebook
 from grader.notebook.regions import extract, is_untouched, normalise_source
 
 ROOT = Path(__file__).resolve().parent.parent

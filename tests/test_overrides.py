@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,14 @@ from grader.core.config import FILE_NAME, load_config
 from grader.core.errors import UsageError
 from grader.core.records import Student
 from grader.core.results import (
-    AssignmentInfo, CheckResult, CheckStatus, FunctionResult, FunctionStatus, NotebookResult, NotebookStatus, Review,
+    AssignmentInfo,
+    CheckResult,
+    CheckStatus,
+    FunctionResult,
+    FunctionStatus,
+    NotebookResult,
+    NotebookStatus,
+    Review,
 )
 from grader.lms.export import assignment_columns, canvas_csv, moodle_csv
 

@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
-from grader.reports.overview import overview_model, render_overview, score_chart_svg, write_overview
-from grader.core.records import ClassRecord, Student
-from grader.reports.render import write_student_report
 from grader.checks.spec import Assignment, Check
+from grader.core.records import ClassRecord, Student
+from grader.reports.overview import overview_model, render_overview, score_chart_svg, write_overview
+from grader.reports.render import write_student_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 XSS = "<script>alert('x')</script>"

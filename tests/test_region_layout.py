@@ -16,10 +16,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import TINY_SOURCE, tiny_reference_body
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import TINY_SOURCE, tiny_reference_body
 from grader.grading.catalog import Catalog
 from grader.notebook.build import build
 from grader.notebook.regions import END, START

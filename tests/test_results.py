@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 from grader.core.results import (
-    SCHEMA, AssignmentInfo, CheckResult, CheckStatus, FunctionResult, FunctionStatus, NotebookResult,
-    NotebookStatus, Review, status_of,
+    SCHEMA,
+    AssignmentInfo,
+    CheckResult,
+    CheckStatus,
+    FunctionResult,
+    FunctionStatus,
+    NotebookResult,
+    NotebookStatus,
+    Review,
+    status_of,
 )
 
 ARCHITECTURE = Path(__file__).resolve().parent.parent / "docs" / "architecture.md"

@@ -17,9 +17,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+import lms_class
 import pytest
 
-import lms_class
 from grader.classrun.gradebook import Gradebook
 from grader.grading.catalog import Catalog
 

@@ -12,14 +12,14 @@ import zipfile
 import nbformat
 import numpy as np
 import pytest
-
 from conftest import notebook_with_region, tiny_reference_body
+
+from grader.core.codec import decode
 from grader.grading.catalog import Catalog
 from grader.grading.grade import grade_notebook
-from grader.core.codec import decode
-from grader.notebook.regions import placeholder_for
 from grader.grading.release import release
 from grader.grading.studentkit import DISTRIBUTION
+from grader.notebook.regions import placeholder_for
 
 pytestmark = pytest.mark.kernel
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import TINY_FILES, TINY_SOURCE
-from grader.grading.catalog import Catalog
+
 from grader.checks.compare import compare
-from grader.grading.grade import grade_notebook
 from grader.checks.spec import TWIN_SUFFIX, Check
+from grader.grading.catalog import Catalog
+from grader.grading.grade import grade_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any
 
 # A builder is either a callable or "module:function" naming one in the assignment's files.
-Ref = Union[str, Callable[..., Any]]
+Ref = str | Callable[..., Any]
 
 # A twin's name: its public check's name with this suffix (never a valid Python name, so
 # it cannot clash with a check name an instructor writes).

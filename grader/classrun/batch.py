@@ -24,17 +24,17 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
 
-from grader.core.errors import EXIT_SOME_FAILED, GraderError, UsageError
 from grader.classrun.gradebook import Gradebook, Item
 from grader.classrun.intake import Intake, StudentWork
 from grader.classrun.late import LatePolicy
 from grader.classrun.pool import Pool, crashed_result
 from grader.classrun.progress import Progress
 from grader.classrun.scratch import run_scratch
+from grader.core.errors import EXIT_SOME_FAILED, GraderError, UsageError
 from grader.core.files import sha256_of
 from grader.core.records import Student
 from grader.core.results import CheckStatus, NotebookResult, NotebookStatus
@@ -113,7 +113,7 @@ def default_workers() -> int:
 
 def run_class(intake: Intake, catalog, settings: Settings, *,
               on_result: Callable[[Student, NotebookResult, bool], None] | None = None,
-              progress: "Progress | None" = None) -> Summary:
+              progress: Progress | None = None) -> Summary:
     """Grade every student of ``intake`` not already graded; see the module docstring.
 
     ``on_result(student, result, fresh)`` is called for every current result (fresh: graded
@@ -375,11 +375,12 @@ def _best_attempts(plan: _Plan, fresh: dict[int, NotebookResult],
         if len(rivals) == 1:
             continue
 
-        def standing(j: int) -> tuple:
+        def standing(j: int, fresh: dict[int, NotebookResult] = fresh) -> tuple:
             result = fresh.get(j) or (NotebookResult.from_dict(book.result(plan.items[j].reused))
                                       if plan.items[j].reused else None)
-            counts = result is not None and result.status.counts
-            return (counts, result.score if counts else 0.0, subs[j].number)
+            if result is None or not result.status.counts:
+                return (False, 0.0, subs[j].number)
+            return (True, result.score, subs[j].number)
 
         best = max(rivals, key=standing)
         if best != index:  # swap places, so the item at ``index`` stays the one that counts
@@ -458,7 +459,7 @@ def refresh_pages(book: Gradebook, out: Path, catalog, policy: LatePolicy | None
     return write_overview(records, Path(out), catalog, book.problems(), book.review_items(policy))
 
 
-def write_overview(records, out: Path, catalog, problems: list[dict], review: list[dict] = ()) -> str:
+def write_overview(records, out: Path, catalog, problems: list[dict], review: Sequence[dict] = ()) -> str:
     """The class overview page, when this installation has one; returns its path or ''."""
     try:
         from grader.reports.overview import write_overview as write

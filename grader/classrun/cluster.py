@@ -38,9 +38,10 @@ import shutil
 import tarfile
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from grader.classrun.pool import STOP_SIGNAL, Pool
 from grader.core.errors import EXIT_SOME_FAILED, UsageError
@@ -124,7 +125,7 @@ class Cluster:
         self.pending: dict[Any, tuple[Any, int]] = {}  # future -> (item, attempt)
         self.size = 0
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         # Dask logs what it survives (a worker lost, a reconnect), and goes on trying to reconnect
         # after a lost scheduler even once closed; the run says what matters itself, in one line.
         for name in ["distributed", *logging.root.manager.loggerDict]:

@@ -31,13 +31,13 @@ import datetime
 import difflib
 import json
 import sqlite3
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
-from grader.core.errors import UsageError
 from grader import __version__
-from grader.core.records import ClassRecord, Student
 from grader.classrun.late import Late, LatePolicy, parse_time
+from grader.core.errors import UsageError
+from grader.core.records import ClassRecord, Student
 from grader.core.results import NotebookResult, NotebookStatus, status_of
 
 SCHEMA_VERSION = 1
@@ -120,7 +120,7 @@ class Gradebook:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Gradebook":
+    def __enter__(self) -> Gradebook:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -205,7 +205,7 @@ class Gradebook:
 
     # --- writing: one student per transaction ---------------------------------------------------
 
-    def record_student(self, run_id: int, student: Student, items: Iterable["Item"]) -> list[int]:
+    def record_student(self, run_id: int, student: Student, items: Iterable[Item]) -> list[int]:
         """Everything one run learnt about one student, committed at once; returns the result ids."""
         ids = []
         with self._transaction():
@@ -239,7 +239,7 @@ class Gradebook:
             + ", ".join(f"{f} = CASE WHEN excluded.{f} != '' THEN excluded.{f} ELSE {f} END" for f in STUDENT_FIELDS),
             (student.key, *values))
 
-    def _submission_id(self, student_key: str, item: "Item") -> int:
+    def _submission_id(self, student_key: str, item: Item) -> int:
         key = (student_key, item.sha256, str(item.path), item.requested or "")
         self.db.execute(
             "INSERT OR IGNORE INTO submissions (student_key, sha256, path, requested, name, attempt, late, "
@@ -248,7 +248,7 @@ class Gradebook:
         return self.db.execute("SELECT id FROM submissions WHERE student_key=? AND sha256=? AND path=? "
                                "AND requested=?", key).fetchone()[0]
 
-    def _insert_result(self, run_id: int, submission: int, student_key: str, item: "Item") -> int:
+    def _insert_result(self, run_id: int, submission: int, student_key: str, item: Item) -> int:
         result: NotebookResult = item.result
         cursor = self.db.execute(
             "INSERT INTO results (run_id, submission_id, student_key, assignment, assignment_version, fallback, "
@@ -380,7 +380,7 @@ class Gradebook:
         an earlier submission. Each as ``{"student", "key", "assignment", "function", "what", "detail"}``."""
         items = []
         for record in self.class_records(policy):
-            def add(slug: str, function: str, what: str, detail: str) -> None:
+            def add(slug: str, function: str, what: str, detail: str, record=record) -> None:
                 items.append({"student": record.student.display_name, "key": record.student.key,
                               "assignment": slug, "function": function, "what": what, "detail": detail})
             for slug, result in record.results.items():
@@ -439,14 +439,14 @@ class Gradebook:
         return [dict(r) for r in rows]
 
 
-def adjusted(result: dict, overrides: list[dict], *, sha256: str, late: "Late | None" = None,
+def adjusted(result: dict, overrides: list[dict], *, sha256: str, late: Late | None = None,
              marked_late: bool = False) -> dict:
     """``result`` with the instructor's overrides for this very submission (``sha256``) and the
     late penalty applied: ``score`` is the final score, ``adjustments`` says how it was reached
     (raw score, each override, the penalty) and lists overrides made for an earlier submission."""
     raw = float(result.get("score", 0.0))
     current: dict[tuple[str, str], dict] = {}  # (function, check) -> the latest override of it
-    stale = []
+    stale: list[dict] = []
     for o in overrides:
         if o["sha256"] == sha256:
             current[(o["function"], o["check_name"])] = o

@@ -398,6 +398,7 @@ def _file_time(path: Path) -> str:
 def _fields(path: Path, relative: str, preset: str, regex: re.Pattern | None) -> tuple[dict | None, str]:
     """student, id, assignment, attempt, late and the student's own file name, or why not."""
     if preset == "pattern":
+        assert regex is not None  # the pattern preset comes with its regular expression
         m = regex.search(relative)
         if not m or not m.group("student"):
             return None, "does not match --pattern"
@@ -497,7 +498,7 @@ def _moodle_id(sub: Submission) -> str:
 
 # --- one notebook per student and assignment ---------------------------------------------------
 
-def _group(found: list[tuple[Student, Submission]], people: "Roster | None") -> list[StudentWork]:
+def _group(found: list[tuple[Student, Submission]], people: Roster | None) -> list[StudentWork]:
     by_key: dict[str, StudentWork] = {}
     for who, sub in found:
         if people:
@@ -579,7 +580,8 @@ def read_roster(path: Path) -> Roster:
     if "name" not in columns and "lms_id" not in columns and given is None:
         raise IntakeError(f"roster {path}: no 'name', 'lms_id' or 'First name' and 'Last name' column "
                           f"(found: {', '.join(header)})")
-    people, seen = [], {}
+    people: list[Student] = []
+    seen: dict[str, int] = {}
     for line, row in enumerate(reader, start=2):
         values = {f: row[i].strip() if i < len(row) else "" for f, i in columns.items()}
         if "name" not in columns and given is not None:  # Moodle: the full name as its downloads spell it
@@ -594,7 +596,7 @@ def read_roster(path: Path) -> Roster:
                 raise IntakeError(f"roster {path}: lms_id {values['lms_id']} on lines {seen[values['lms_id']]} "
                                   f"and {line}")
             seen[values["lms_id"]] = line
-        key = values.get("lms_id") or values.get("name")
+        key = values.get("lms_id") or values.get("name") or ""
         people.append(Student(key=key, **values))
     return Roster(people)
 

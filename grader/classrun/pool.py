@@ -27,9 +27,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from grader.core.results import NotebookResult, NotebookStatus
 
@@ -45,7 +46,7 @@ class Pool:
         self.size = size
         self.workers: list[_Worker] = []
 
-    def __enter__(self) -> "Pool":
+    def __enter__(self) -> Pool:
         with _sigint_blocked():  # until a new worker has left the terminal's process group
             self.workers = [_Worker(self.context, self.config) for _ in range(self.size)]
         return self
@@ -76,7 +77,7 @@ class Pool:
                 if worker.conn in ready or worker.process.sentinel in ready:
                     yield self._collect(worker)
 
-    def _collect(self, worker: "_Worker") -> tuple[Any, list[NotebookResult] | None, str]:
+    def _collect(self, worker: _Worker) -> tuple[Any, list[NotebookResult] | None, str]:
         item, worker.item = worker.item, None
         with contextlib.suppress(EOFError, OSError):
             if worker.conn.poll():

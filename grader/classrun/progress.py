@@ -11,6 +11,7 @@ from pathlib import Path
 
 from grader.core.files import format_number
 
+
 class Progress:
     """One line on a terminal: students done of all, notebooks failed so far, time left. Silent elsewhere."""
 

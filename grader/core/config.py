@@ -8,9 +8,10 @@ docs/class-workflow.md.
 from __future__ import annotations
 
 import datetime
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 from grader.core.errors import UsageError
 

@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import textwrap
+from collections.abc import Sequence
 from typing import TextIO
 
 STYLES = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
@@ -36,7 +37,7 @@ def width(stream: TextIO | None = None) -> int | None:
     return max(NARROWEST, shutil.get_terminal_size((100, 24)).columns)
 
 
-def table(rows: list[tuple[str, ...]], *, columns: int | None = None) -> str:
+def table(rows: Sequence[tuple[str, ...]], *, columns: int | None = None) -> str:
     """Rows under a header row, aligned; the last column wraps to fit ``columns`` (default:
     the terminal's width; piped, nothing wraps)."""
     if not rows:

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from grader.core.errors import AssignmentError, UnknownName, UsageError
 from grader import __version__
+from grader.checks.spec import Assignment, Check, Expected, load_module
 from grader.core.codec import decode
+from grader.core.errors import AssignmentError, UnknownName, UsageError
 from grader.notebook.build import ScaffoldFacts, scaffold_facts
 from grader.notebook.reader import code_cells, read_notebook
 from grader.notebook.regions import normalise_source
-from grader.checks.spec import Assignment, Check, Expected, load_module
 
 RELEASED_CHECKS_DIR = "checks"
 

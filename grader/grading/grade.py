@@ -14,20 +14,29 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from grader.core.files import sha256_of
-from grader.grading.catalog import Catalog
-from grader.notebook.build import FunctionBuild
-from grader.checks.compare import Difference, Verdict, compare
-from grader.kernel.execute import Options
-from grader.grading.pipeline import Plan, PreparedInputs, Run, observed_output, plan, prepared, run_plans
-from grader.notebook.reader import ReadError, parse_notebook, read_submission_bytes
 from grader import __version__
-from grader.core.results import (
-    AssignmentInfo, CheckResult, CheckStatus, FunctionResult, FunctionStatus, Kept, NotebookResult,
-    NotebookStatus, Review, ReviewPolicy,
-)
+from grader.checks.compare import Difference, Verdict, compare
 from grader.checks.score import check_points
 from grader.checks.spec import Assignment, Check, Expected
+from grader.core.files import sha256_of
+from grader.core.results import (
+    AssignmentInfo,
+    CheckResult,
+    CheckStatus,
+    FunctionResult,
+    FunctionStatus,
+    Kept,
+    NotebookResult,
+    NotebookStatus,
+    Review,
+    ReviewPolicy,
+)
+from grader.grading.catalog import Catalog
+from grader.grading.pipeline import Plan, PreparedInputs, Run, observed_output, plan, prepared, run_plans
+from grader.kernel.execute import Options
+from grader.notebook.build import FunctionBuild
+from grader.notebook.reader import ReadError, parse_notebook, read_submission_bytes
+
 
 def grade_notebook(
     path: Path, catalog: Catalog, *, assignment: str | None = None, student: str | None = None,

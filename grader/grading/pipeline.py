@@ -9,10 +9,10 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from grader.notebook.build import Build, ScaffoldFacts, build
+from grader.checks.spec import Assignment, Check
 from grader.kernel.containment import Limits
 from grader.kernel.execute import Call, Execution, Job, Options, execute_jobs, write_inputs
-from grader.checks.spec import Assignment, Check
+from grader.notebook.build import Build, ScaffoldFacts, build
 
 
 @dataclass
@@ -75,7 +75,7 @@ class PreparedInputs:
         self.folder = None
         self._prepared.clear()
 
-    def __enter__(self) -> "PreparedInputs":
+    def __enter__(self) -> PreparedInputs:
         return self
 
     def __exit__(self, *exc) -> None:

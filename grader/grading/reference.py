@@ -9,12 +9,11 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
+from grader.checks.spec import Assignment, Expected
+from grader.core.codec import decode, encode, read_npz, write_npz
 from grader.core.errors import AssignmentError
 from grader.core.results import FunctionStatus
-from grader.checks.spec import Expected
-from grader.core.codec import decode, encode, read_npz, write_npz
 from grader.grading.pipeline import observed_output, run_checks
-from grader.checks.spec import Assignment
 
 
 class ReferenceError(AssignmentError):

@@ -64,7 +64,7 @@ class Limits:
     network: bool = False
     contain: bool = True  # False: no namespaces, no user switch (limits still apply)
 
-    def updated(self, **changes) -> "Limits":
+    def updated(self, **changes) -> Limits:
         known = {f.name for f in fields(self)}
         unknown = set(changes) - known
         if unknown:

@@ -29,8 +29,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from grader.kernel.containment import Limits, kernel_uid
 from grader.core.codec import decode, encode, read_npz, write_npz
+from grader.kernel.containment import Limits, kernel_uid
 from grader.kernel.harness import kernel_setup_source, run_job_source
 
 TIMEOUT_ENAME = "GraderTimeout"

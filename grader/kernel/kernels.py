@@ -25,9 +25,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-import uuid
 from queue import Empty
 from typing import Any
 
@@ -152,7 +152,7 @@ class ForkServer:
     """The client side of ``serve``: one server per grading process, started on first use."""
 
     _lock = threading.Lock()
-    _instance: "ForkServer | None" = None
+    _instance: ForkServer | None = None
 
     def __init__(self) -> None:
         env = {**os.environ, **SERVER_ENV}
@@ -163,7 +163,7 @@ class ForkServer:
         self.ready = False  # it imports while the caller reads and builds notebooks
 
     @classmethod
-    def shared(cls) -> "ForkServer":
+    def shared(cls) -> ForkServer:
         with cls._lock:
             if cls._instance is None or cls._instance.process.poll() is not None:
                 cls._instance = cls()
@@ -171,14 +171,16 @@ class ForkServer:
             return cls._instance
 
     def ask(self, request: dict) -> dict:
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None  # started with both piped
         with self._lock:
             if not self.ready:
-                if self.process.stdout.readline().strip() != "ready":
+                if stdout.readline().strip() != "ready":
                     raise RuntimeError("the kernel fork server did not start")
                 self.ready = True
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            line = self.process.stdout.readline()
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            line = stdout.readline()
         if not line:
             raise RuntimeError("the kernel fork server stopped")
         return json.loads(line)
@@ -226,7 +228,7 @@ class _Process:
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
         while (code := self.poll()) is None:
-            if deadline is not None and time.monotonic() > deadline:
+            if timeout is not None and deadline is not None and time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired("kernel", timeout)
             time.sleep(0.005)
         return code
@@ -249,10 +251,11 @@ class SandboxProvisioner(LocalProvisioner):
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         km = self.parent
-        sandbox: Sandbox = km.sandbox
+        assert isinstance(km, SandboxedKernelManager)
+        sandbox = km.sandbox
         request = sandbox.request(km.connection_file)
         reply = ForkServer.shared().ask(request) if sandbox.fork else spawn_kernel(request)
-        self.process = _Process(reply["pid"], reply.get("process"))
+        self.process = _Process(reply["pid"], reply.get("process"))  # type: ignore[assignment]  # Popen's duck
         self.pid = self.pgid = reply["pid"]
         self.cwd = str(sandbox.workdir)
         km.containment = Containment(reply.get("active", []), reply.get("inactive", {}))
@@ -263,7 +266,8 @@ class SandboxProvisioner(LocalProvisioner):
 
     async def kill(self, restart: bool = False) -> None:
         await super().kill(restart)
-        sandbox: Sandbox = self.parent.sandbox
+        assert isinstance(self.parent, SandboxedKernelManager)
+        sandbox = self.parent.sandbox
         if sandbox.uid is not None:  # whatever the student started, under their uid
             if sandbox.fork:
                 ForkServer.shared().ask({"op": "kill_uid", "uid": sandbox.uid})
@@ -295,16 +299,23 @@ class QuickClient(AsyncKernelClient):
     wait_for_ready = _async_wait_for_ready  # the base class binds the name to its own method
 
 
-def kernel_manager(sandbox: Sandbox) -> AsyncKernelManager:
-    """An ``AsyncKernelManager`` that starts its kernel in ``sandbox``."""
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager that knows its ``Sandbox`` and, once started, what containment took effect."""
+
+    def __init__(self, sandbox: Sandbox, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sandbox = sandbox
+        self.containment = Containment()
+
+
+def kernel_manager(sandbox: Sandbox) -> SandboxedKernelManager:
+    """A kernel manager that starts its kernel in ``sandbox``."""
     kernel_id = uuid.uuid4().hex
     # Socket paths of their own: a restarted kernel must not meet its predecessor's clients.
     prefix = sandbox.workdir / f".kernel-{kernel_id[:8]}"
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(prefix),
-                            client_class=f"{__name__}.QuickClient")
+    km = SandboxedKernelManager(sandbox, kernel_name="python3", transport="ipc", ip=str(prefix),
+                                client_class=f"{__name__}.QuickClient")
     km.kernel_id = kernel_id
-    km.sandbox = sandbox
-    km.containment = Containment()
     km.connection_file = f"{prefix}.json"
     km.provisioner = SandboxProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
     return km

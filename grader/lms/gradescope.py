@@ -200,7 +200,7 @@ if [ ! -s "$ROOT/results/results.json" ]; then  # Python itself could not start
     mkdir -p "$ROOT/results"
     printf '{"score": 0.0, "output": "The autograder could not start (exit status %s); please tell your instructor.", "tests": []}\\n' "$status" > "$ROOT/results/results.json"
 fi
-"""
+"""  # noqa: E501 (a shell line with the JSON it writes)
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=68"]

@@ -13,16 +13,23 @@ from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
+from grader.checks.spec import Assignment
+from grader.core.results import FunctionStatus
 from grader.notebook.checkcells import is_checker_cell
-from grader.notebook.reader import cell_tags, code_cells
 from grader.notebook.fit import fit_to_scaffold
+from grader.notebook.reader import cell_tags, code_cells
 from grader.notebook.regions import (
-    Definition, Extraction, essence, extract, function_source, indent_of, is_untouched, normalise_source,
+    Definition,
+    Extraction,
+    essence,
+    extract,
+    function_source,
+    indent_of,
+    is_untouched,
+    normalise_source,
     placeholder_for,
 )
 from grader.notebook.second import explain, outside_items
-from grader.checks.spec import Assignment
-from grader.core.results import FunctionStatus
 
 DEMO_TAG = "demo"
 

@@ -16,7 +16,14 @@ import re
 import tokenize
 
 from grader.notebook.regions import (
-    Extraction, FunctionSpan, Region, dedent_block, function_source, indent_of, is_code, strip_comment,
+    Extraction,
+    FunctionSpan,
+    Region,
+    dedent_block,
+    function_source,
+    indent_of,
+    is_code,
+    strip_comment,
 )
 
 FOR_RANGE = re.compile(r"^\s*for\s+([A-Za-z_]\w*)\s+in\s+range\((.*)\)\s*:\s*$")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 START = re.compile(r"^\s*#+\s*(start\s+code\s+here|your\s+code\s+starts\s+here)\b", re.I)
 END = re.compile(r"^\s*#+\s*(end\s+code\s+here|your\s+code\s+ends\s+here)\b", re.I)

@@ -51,7 +51,8 @@ def render_annotated_notebook(notebook: Path, result: dict, *, report_href: str 
                 output.get("data", {}).pop(kind, None)
     node.metadata.pop("widgets", None)
     env = environment()
-    notes, missing = {}, []
+    notes: dict[str, str] = {}
+    missing: list = []
     for number, function in enumerate(view["functions"]):
         cell = _cell_of(function, result, code_cells)
         if cell is None:

@@ -41,7 +41,8 @@ def redact(result: dict, reveal: str) -> dict:
     if reveal == "full":
         return shown
     for function in shown.get("functions") or []:
-        public, hidden = [], []
+        public: list[dict] = []
+        hidden: list[dict] = []
         for check in function.get("checks") or []:
             (hidden if check.get("hidden") else public).append(check)
         if reveal == "message":
@@ -114,7 +115,7 @@ def _annotated_notebooks(shown: list[dict], folder: Path) -> list[str | None]:
         notebook = Path(where) if isinstance(where, str) and where else None
         html = render_annotated_notebook(notebook, result, report_href="feedback.html") \
             if notebook is not None and notebook.is_file() else None
-        if html is None:
+        if html is None or notebook is None:
             links.append(None)
             continue
         name = annotated_name(safe_file_name(notebook.stem))

@@ -9,17 +9,26 @@ chart, a few lines of JavaScript), so the page works from a file:// URL.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
-from grader.core.records import ClassRecord
-from grader.core.files import safe_file_name
-from grader.core.results import NotebookStatus
-from grader.reports.view import (as_dict, as_list, as_number, as_text, attempt_line, environment, format_points,
-                                 review_line)
 from grader.checks.spec import Assignment
+from grader.core.files import safe_file_name
+from grader.core.records import ClassRecord
+from grader.core.results import NotebookStatus
+from grader.reports.view import (
+    as_dict,
+    as_list,
+    as_number,
+    as_text,
+    attempt_line,
+    environment,
+    format_points,
+    review_line,
+)
 
 __all__ = ["write_overview", "render_overview", "overview_model", "score_chart_svg", "report_link"]
 

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from grader.core.files import safe_file_name, write_text_atomic
 from grader.core.results import CheckStatus, FunctionStatus, NotebookStatus
-from grader.reports.view import (as_dict, as_list, as_number, as_text, attempt_line, environment, format_points,
-                                 review_line)
+from grader.reports.view import (
+    as_dict,
+    as_list,
+    as_number,
+    as_text,
+    attempt_line,
+    environment,
+    format_points,
+    review_line,
+)
 
 __all__ = ["render_student_report", "write_student_report", "render_check_table"]
 
