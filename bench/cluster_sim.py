@@ -8,7 +8,8 @@ the same code a class run uses, bounded in flight). Printed: tasks per second, t
 scheduler's cost per task, and the client's memory (resident set) at the start, its peak
 and at the end, sampled every 50 ms.
 
-    .venv/bin/python bench/cluster_sim.py --tasks 10000 --workers 2
+    .venv/bin/python bench/cluster_sim.py --tasks 10000 --workers 2                  # as a class run submits
+    .venv/bin/python bench/cluster_sim.py --tasks 10000 --workers 2 --in-flight 100  # the scheduler's throughput
 """
 from __future__ import annotations
 
@@ -62,13 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Stand-in tasks through the cluster path on a LocalCluster.")
     p.add_argument("--tasks", type=int, default=10_000, help="students simulated (default 10000)")
     p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    p.add_argument("--in-flight", type=int, default=None, metavar="K",
+                   help="students submitted at once per worker (default: what a class run uses, "
+                        "cluster.IN_FLIGHT_PER_WORKER); larger values measure throughput rather than latency")
     p.add_argument("--notebook", default=str(ROOT / "sample_class" / "ada" / "Optimization_methods.ipynb"),
                    help="the notebook each task carries (default: one of the sample class)")
     args = p.parse_args(argv)
     if args.tasks < 1 or args.workers < 1:
         p.error("--tasks and --workers must be at least 1")
 
-    from grader.classrun.cluster import Cluster, start_local_cluster
+    from grader.classrun.cluster import IN_FLIGHT_PER_WORKER, Cluster, start_local_cluster
     from grader.grading.catalog import Catalog
 
     catalog = Catalog(ROOT / "solutions")
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
              for i in range(args.tasks)]
     local = start_local_cluster(args.workers)
     try:
-        with Cluster(local.scheduler_address, {}, catalog, work=stand_in) as cluster:
+        in_flight = args.in_flight or IN_FLIGHT_PER_WORKER
+        with Cluster(local.scheduler_address, {}, catalog, work=stand_in, in_flight_per_worker=in_flight) as cluster:
             gaps: list[float] = []
             answered = 0
             with MemorySampler() as memory:
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         local.close(timeout=30)
     load = os.getloadavg()[0]
-    print(f"{args.tasks} stand-in tasks on a LocalCluster of {args.workers} workers "
+    print(f"{args.tasks} stand-in tasks on a LocalCluster of {args.workers} workers, {in_flight} in flight per worker "
           f"({os.cpu_count()} CPUs, load average {load:.1f} at the end)")
     print(f"  answered: {answered} of {args.tasks}")
     print(f"  wall: {wall:.1f} s, {args.tasks / wall:.0f} tasks/s, {wall / args.tasks * 1000:.2f} ms per task "

@@ -191,6 +191,14 @@ def rename_in(function, old, new):
     return rename
 
 
+def cell_at_top(source):
+    """A code cell of the student's own, first in the notebook."""
+    def insert(nb):
+        nb.cells.insert(0, nbformat.v4.new_code_cell(source, id="my-imports"))
+    insert.__name__ = "cell_at_top"
+    return insert
+
+
 def replace_in(function, old, new):
     """One piece of text of the function's cell written another way."""
     def replace(nb):
@@ -271,6 +279,15 @@ SCENARIOS = [
              loses=("gradient_check_n_given_backprop", "gradient_check_n_correct_backprop",
                     "gradient_check_n_step", "gradient_check_n_other_network"),
              reviews={"gradient_check_n": "`import math` is outside the regions"}),
+    Scenario("gc_import_math_in_own_cell", GC, "`import math` in a cell of the student's own at the top, "
+             "math.sqrt used in gradient_check_n's region: NameError by regions, full marks whole (needs review)",
+             edits={("gradient_check_n", 4): "numerator = math.sqrt(np.sum((grad - gradapprox) ** 2))\n"
+                    "denominator = math.sqrt(np.sum(grad ** 2)) + math.sqrt(np.sum(gradapprox ** 2))\n"
+                    "difference = numerator / denominator"},
+             transforms=(cell_at_top("import math"),),
+             loses=("gradient_check_n_given_backprop", "gradient_check_n_correct_backprop",
+                    "gradient_check_n_step", "gradient_check_n_other_network"),
+             reviews={"gradient_check_n": "`import math` is outside the regions (code cell 1, line 1)"}),
     Scenario("gc_backward_hard_coded", GC, "backward_propagation returns the example's 2: gradient_check, which "
              "calls it, names it instead of reading 'looks hard-coded'",
              edits={("backward_propagation", 1): "dtheta = 2"},

@@ -108,6 +108,16 @@ def test_a_renamed_scaffold_variable_is_named(catalog, gc):
                                            "outside the regions"}
 
 
+def test_an_import_in_a_cell_of_the_students_own_runs_with_the_whole_definition(catalog, gc):
+    nb = edited("gradient_check", lambda lines, r: lines.insert(r[2].start + 1, "    unused = sqrt(4)"))
+    nb.cells.insert(0, nbformat.v4.new_code_cell("import numpy as np\nfrom math import sqrt\nimport json"))
+    built = build(gc, catalog.scaffold(gc), nb)
+    assert built.second == {"gradient_check": "`from math import sqrt` is outside the regions (code cell 1, line 2)"}
+    home = built.functions["gradient_check"].cell
+    assert "from math import sqrt\ndef gradient_check(" in built.second_cells[home]
+    assert "import json" not in built.second_cells[home]  # only what the definition uses
+
+
 def test_a_later_definition_is_a_second_opinion_with_its_place(catalog, gc):
     nb = solution()
     nb.cells.append(nbformat.v4.new_code_cell("def forward_propagation(x, theta):\n    return x * theta"))

@@ -112,10 +112,12 @@ def start_local_cluster(workers: int):
 class Cluster:
     """Grades students on a Dask cluster; the same ``run`` as ``pool.Pool``."""
 
-    def __init__(self, address: str, config: dict, catalog, *, work: Callable[..., dict] | None = None):
+    def __init__(self, address: str, config: dict, catalog, *, work: Callable[..., dict] | None = None,
+                 in_flight_per_worker: int = IN_FLIGHT_PER_WORKER):
         """``work`` runs on the workers (default ``grade_on_worker``; the benchmark's stand-in replaces it)."""
         self.address, self.config, self.catalog = address, config, catalog
         self.work = work or grade_on_worker
+        self.in_flight_per_worker = in_flight_per_worker
         self.kind, self.local_workers = parse_address(address)
         self.distributed = import_distributed()
         self.local: Any = None
@@ -187,7 +189,7 @@ class Cluster:
             tick: Callable[[], None] = lambda: None) -> Iterator[tuple[Any, list[dict] | None, str]]:
         """(item, results, "") per item as it finishes; (item, None, why) when it could not be graded."""
         waiting = list(reversed(items))
-        limit = max(2, IN_FLIGHT_PER_WORKER * self.size)
+        limit = max(2, self.in_flight_per_worker * self.size)
         while waiting or self.pending:
             while waiting and len(self.pending) < limit:
                 item = waiting.pop()

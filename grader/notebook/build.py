@@ -29,7 +29,7 @@ from grader.notebook.regions import (
     normalise_source,
     placeholder_for,
 )
-from grader.notebook.second import explain, outside_items
+from grader.notebook.second import TopImport, explain, imports_used, outside_items, top_level_imports
 
 DEMO_TAG = "demo"
 
@@ -164,6 +164,8 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
     notes: list[str] = []
     flags: list[str] = []
     candidates: dict[str, tuple[str, str]] = {}
+    imports = top_level_imports(student_lines, located.describe) if second_opinion else []
+    scaffold_text = "\n".join(cells)
 
     for name in assignment.functions:
         home = facts.homes.get(name)
@@ -187,7 +189,8 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
         )
         status, message = _classify(name, mine, placeholders, fallback)
         if second_opinion and status != "fallback":
-            candidate = _second_candidate(name, cells[home], base, mine, located)
+            candidate = _second_candidate(name, cells[home], base, mine, located,
+                                          imports_used(imports, scaffold_text, chosen.source))
             if candidate is not None:
                 candidates[name] = candidate
         fitted: list[str] = []
@@ -234,12 +237,13 @@ def graded_calls(cell: str, name: str, graded: tuple[str, ...]) -> tuple[str, ..
 
 
 def _second_candidate(name: str, scaffold_cell: str, base: Extraction, mine: Extraction,
-                      located: _Located) -> tuple[str, str] | None:
+                      located: _Located, imports: list[TopImport]) -> tuple[str, str] | None:
     """(the student's whole definition, how it differs) when it deserves a second opinion.
 
     The definition Python would keep (the last) is the one run: where that is not the one
     graded, it is another definition; where it is, it differs from the scaffold outside
-    the regions, or no second opinion is needed.
+    the regions, or uses an import the student made in a cell of their own (which then
+    runs before it), or no second opinion is needed.
     """
     chosen, last = mine.chosen, mine.definitions[-1]
     assert chosen is not None and base.span is not None
@@ -248,6 +252,10 @@ def _second_candidate(name: str, scaffold_cell: str, base: Extraction, mine: Ext
     ours = outside_items(scaffold_cell.split("\n"), base.span, base.regions)
     theirs = outside_items(located.text.split("\n"), chosen.span, chosen.regions)
     reason = explain(ours, theirs, len(base.regions))
+    if imports:
+        first = imports[0]
+        reason = reason or f"`{first.text}` is outside the regions ({first.where})"
+        return "\n".join(t.text for t in imports) + "\n" + chosen.source, reason
     return (chosen.source, reason) if reason else None
 
 

@@ -8,6 +8,7 @@ difference the way the student made it.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import io
 import re
@@ -142,3 +143,36 @@ def _tokens(line: str) -> list[tuple[int, str]] | None:
 
 def _quote(text: str) -> str:
     return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 1] + "…"
+
+
+@dataclass(frozen=True)
+class TopImport:
+    """An import the student wrote at the top level of a cell, and the names it binds."""
+
+    text: str
+    names: frozenset[str]
+    where: str
+
+
+def top_level_imports(lines: list[str], describe) -> list[TopImport]:
+    """Imports at column 0 of the student's cells (``import math``, ``from math import sqrt``)."""
+    found = []
+    for i, line in enumerate(lines):
+        if not re.match(r"(import|from)\s", line):
+            continue
+        try:
+            tree = ast.parse(line.strip())
+        except SyntaxError:
+            continue
+        names = {(a.asname or a.name).split(".")[0] for node in tree.body
+                 if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names if a.name != "*"}
+        if names:
+            found.append(TopImport(line.strip(), frozenset(names), describe(i)))
+    return found
+
+
+def imports_used(imports: list[TopImport], scaffold_text: str, definition: str) -> list[TopImport]:
+    """The student's own imports the definition uses that the scaffold does not make."""
+    ours = {t.text for t in top_level_imports(scaffold_text.split("\n"), str)}
+    words = set(re.findall(r"[A-Za-z_]\w*", definition))
+    return [t for t in imports if t.text not in ours and t.names & words]
