@@ -343,17 +343,10 @@ class Gradebook:
         result = NotebookResult.from_dict(json.loads(row["result_json"]))
         maximum = result.max_score
         if function:
-            chosen = next((f for f in result.functions if f.name == function), None)
-            if chosen is None:
-                raise GradebookError(f"{assignment} has no graded function {function!r}; it has: "
-                                     + ", ".join(f.name for f in result.functions))
+            chosen = _named(result.functions, function, f"{assignment} has no graded function")
             maximum = chosen.max_score
             if check:
-                picked = next((c for c in chosen.checks if c.name == check), None)
-                if picked is None:
-                    raise GradebookError(f"{function} has no check {check!r}; it has: "
-                                         + ", ".join(c.name for c in chosen.checks))
-                maximum = picked.max_points
+                maximum = _named(chosen.checks, check, f"{function} has no check").max_points
             if accept_other:
                 if check or chosen.review is None:
                     raise GradebookError(f"{function} has no second opinion to accept; give --points instead")
@@ -488,6 +481,14 @@ def adjusted(result: dict, overrides: list[dict], *, sha256: str, late: Late | N
 
 def _shown(o: dict) -> dict:
     return {k: o[k] for k in ("function", "check_name", "points", "accept_other", "reason", "who", "made_at")}
+
+
+def _named(items, name: str, missing: str):
+    """The item called ``name``, or a one-line error that lists the names there are."""
+    found = next((item for item in items if item.name == name), None)
+    if found is None:
+        raise GradebookError(f"{missing} {name!r}; it has: " + ", ".join(item.name for item in items))
+    return found
 
 
 class Item:
