@@ -41,4 +41,5 @@ def grade(path, *, solutions="solutions", **options) -> NotebookResult:
     from grader.grading.catalog import Catalog
     from grader.grading.grade import grade_notebook
 
-    return grade_notebook(Path(path), Catalog(Path(solutions)), **options)
+    with Catalog(Path(solutions)) as catalog:
+        return grade_notebook(Path(path), catalog, **options)

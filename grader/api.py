@@ -87,25 +87,25 @@ def grade_class(
         from grader.classrun.cluster import check_cluster_option  # imports Dask, and only when asked
 
         check_cluster_option(cluster, workers)  # a usage error before anything is read
-    catalog = _instructor_catalog(solutions)
-    if assignment:
-        catalog.get(assignment)  # an unknown one is a usage error before anything runs
-    out = Path(out)
-    intake = collect([Path(p) for p in paths], preset=preset, pattern=pattern,
-                     roster=Path(roster) if roster else None, extract_to=out / "_submissions",
-                     catalog=catalog, student=student, assignment=assignment)
-    book = Path(gradebook) if gradebook else out / "gradebook.sqlite"
-    recorded = {"paths": [str(p) for p in paths], "solutions": str(solutions), "out": str(out),
-                "gradebook": str(book), "preset": preset, "pattern": pattern, "roster": str(roster or ""),
-                "student": student, "assignment": assignment, "workers": workers, "force": force, "attempt": attempt,
-                "fallback": fallback, "limits": dict(limits or {}), "contain": contain, "cluster": cluster,
-                "review_policy": review_policy}
-    settings = Settings(out=out, gradebook=book, workers=workers, force=force, attempt=attempt, fallback=fallback,
-                        review_policy=_review_policy(review_policy).value,
-                        limits=dict(limits or {}), contain=contain, cluster=cluster, options=recorded,
-                        late_policy=late_policy)
-    summary = run_class(intake, catalog, settings, on_result=on_result, progress=progress)
-    return ClassGrades(summary=summary, intake=intake, gradebook=book)
+    with _instructor_catalog(solutions) as catalog:
+        if assignment:
+            catalog.get(assignment)  # an unknown one is a usage error before anything runs
+        out = Path(out)
+        intake = collect([Path(p) for p in paths], preset=preset, pattern=pattern,
+                         roster=Path(roster) if roster else None, extract_to=out / "_submissions",
+                         catalog=catalog, student=student, assignment=assignment)
+        book = Path(gradebook) if gradebook else out / "gradebook.sqlite"
+        recorded = {"paths": [str(p) for p in paths], "solutions": str(solutions), "out": str(out),
+                    "gradebook": str(book), "preset": preset, "pattern": pattern, "roster": str(roster or ""),
+                    "student": student, "assignment": assignment, "workers": workers, "force": force, "attempt": attempt,
+                    "fallback": fallback, "limits": dict(limits or {}), "contain": contain, "cluster": cluster,
+                    "review_policy": review_policy}
+        settings = Settings(out=out, gradebook=book, workers=workers, force=force, attempt=attempt, fallback=fallback,
+                            review_policy=_review_policy(review_policy).value,
+                            limits=dict(limits or {}), contain=contain, cluster=cluster, options=recorded,
+                            late_policy=late_policy)
+        summary = run_class(intake, catalog, settings, on_result=on_result, progress=progress)
+        return ClassGrades(summary=summary, intake=intake, gradebook=book)
 
 
 def check_notebook(notebook: str | Path, *, assignments: str | Path | None = None, student: str | None = None,
@@ -126,8 +126,8 @@ def check_notebook(notebook: str | Path, *, assignments: str | Path | None = Non
         what = "is a folder; grader check takes one notebook" if notebook.is_dir() else "no such file"
         raise UsageError(f"nothing to grade: {notebook}: {what}")
     policy = _review_policy(review_policy)
-    result = grade_notebook(notebook, Catalog(released_folder(notebook, assignments)), student=student,
-                            review_policy=policy)
+    with Catalog(released_folder(notebook, assignments)) as catalog:
+        result = grade_notebook(notebook, catalog, student=student, review_policy=policy)
     out = Path(out)
     write_result(result, out / safe_file_name(result.student) / f"{safe_file_name(notebook.stem)}.json")
     report = write_student_report([result.to_dict()], out, student=result.student)
@@ -225,8 +225,8 @@ def feedback(
 
     if reveal is not None and reveal not in REVEAL_LEVELS:
         raise UsageError(f"unknown --reveal {reveal!r}; choose one of {', '.join(REVEAL_LEVELS)}")
-    catalog = _instructor_catalog(solutions)
-    levels = {a.slug: reveal or a.feedback for a in catalog.assignments}
+    with _instructor_catalog(solutions) as catalog:
+        levels = {a.slug: reveal or a.feedback for a in catalog.assignments}
     records = records_from_gradebook(Path(gradebook), late_policy)
     if not records:
         raise UsageError(f"no graded submissions in {gradebook}")
@@ -262,7 +262,8 @@ def override(
                                  accept_other=accept, reason=reason, who=who)
         refreshed = solutions is not None and Path(solutions).is_dir()
         if solutions is not None and refreshed:
-            refresh_pages(book, Path(out), _instructor_catalog(solutions), late_policy, person.key)
+            with _instructor_catalog(solutions) as catalog:
+                refresh_pages(book, Path(out), catalog, late_policy, person.key)
         result = next(r for r in book.class_records(late_policy) if r.student.key == person.key).results[assignment]
     return {**made, "student": person, "result": result, "refreshed": refreshed}
 

@@ -10,16 +10,10 @@ floating-point operations on the same numbers (the forward passes are fixed)
 and differ at most in the last bits of the norms, so the tolerances can stay
 tight enough to tell the common mistakes apart.
 """
-from pathlib import Path
-
+import gradcheck_helpers as _helpers  # from this folder: the module the "gradcheck_helpers:..." builders resolve to
 import numpy as np
 
-from grader.checks import Assignment, Check, Hint, load_module
-
-# Loaded under a private name, the same module object the grader resolves
-# "gradcheck_helpers:..." builders to.
-_helpers = load_module(Path(__file__).resolve().parent / "gradcheck_helpers.py")
-
+from grader.checks import Assignment, Check, Hint
 
 # ------------------------------------------------------------ hidden inputs
 

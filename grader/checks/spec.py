@@ -6,11 +6,12 @@ any particular assignment.
 """
 from __future__ import annotations
 
+import builtins
 import importlib.util
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 # A builder is either a callable or "module:function" naming one in the assignment's files.
@@ -107,6 +108,8 @@ class Assignment:
     # How much of a hidden check the feedback handed to students shows: none, message or full
     # (grader/reports/feedback.py); the instructor's reports always show everything.
     feedback: str = "message"
+    # Where "module:function" builders are imported: the loader of the catalog that made this.
+    modules: ModuleLoader | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         total = sum(c.points for c in self.checks)
@@ -133,32 +136,86 @@ class Assignment:
         return tuple(r for c in self.checks for r in (c, c.twin_check()) if r is not None)
 
     def resolve(self, ref: Ref) -> Callable[..., Any]:
-        """Turn a builder reference into a callable, importing from ``files`` if needed."""
+        """Turn a builder reference into a callable, importing from ``files`` if needed.
+
+        Files are imported by the loader of the catalog this assignment came from (``modules``),
+        so a spec's builders and its own ``import`` of them share one module; an assignment
+        made without a catalog imports the file afresh on each call.
+        """
         if callable(ref):
             return ref
         module_name, _, attr = ref.partition(":")
         if self.folder is None:
             raise ValueError(f"{self.slug}: cannot resolve {ref!r} without a folder")
-        return getattr(load_module(self.folder / f"{module_name}.py"), attr)
+        path = self.folder / f"{module_name}.py"
+        module = self.modules.load(path) if self.modules is not None else load_module(path)
+        return getattr(module, attr)
 
 
-_modules: dict[Path, Any] = {}
+class ModuleLoader:
+    """The instructor's Python files one owner (a ``Catalog``) has imported: each file once.
 
+    A file becomes a module under a private name and is never put in ``sys.modules``, and
+    ``sys.path`` is left alone, so two catalogs, or two folders that each have an
+    ``nn_helpers.py``, never share or clash. A loaded file imports a neighbour from its own
+    folder with a plain ``import nn_helpers``: the import statement is answered by this loader
+    (the module's ``__import__`` is the loader's), so the neighbour is the very module that
+    the checks' builders resolve to. Any other import is Python's own. Only single files are
+    neighbours (``import pkg.sub`` from the folder is not served). ``close()`` drops every module.
+    """
 
-def load_module(path: Path) -> Any:
-    """Import a file under a private name, so two folders' same-named modules never clash."""
-    path = path.resolve()
-    if path not in _modules:
-        name = f"_graderload_{len(_modules)}_{path.stem.replace('.', '_')}"
+    def __init__(self) -> None:
+        self._modules: dict[Path, ModuleType] = {}
+        self.closed = False
+
+    def load(self, path: Path) -> ModuleType:
+        if self.closed:
+            raise RuntimeError(f"cannot import {path}: its catalog was closed")
+        path = Path(path).resolve()
+        module = self._modules.get(path)
+        if module is None:
+            module = self._execute(path)
+        return module
+
+    def _execute(self, path: Path) -> ModuleType:
+        name = f"_graderload_{len(self._modules)}_{path.stem.replace('.', '_')}"
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot import {path}")
         module = importlib.util.module_from_spec(spec)
-        # Let the module import its neighbours (nn_test_cases imports nn_helpers).
-        sys.path.insert(0, str(path.parent))
+        # Set before the module runs: Python then keeps it (functions defined there see it too).
+        module.__dict__["__builtins__"] = {**vars(builtins), "__import__": self._importer(path.parent)}
+        self._modules[path] = module  # a neighbour that imports this one back gets it half-made, as in Python
         try:
             spec.loader.exec_module(module)
-        finally:
-            sys.path.remove(str(path.parent))
-        _modules[path] = module
-    return _modules[path]
+        except BaseException:
+            del self._modules[path]
+            raise
+        return module
+
+    def _importer(self, folder: Path) -> Callable[..., Any]:
+        def neighbour_first(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (),
+                            level: int = 0) -> Any:
+            if level == 0 and "." not in name and (folder / f"{name}.py").is_file():
+                return self.load(folder / f"{name}.py")
+            return builtins.__import__(name, globals, locals, fromlist, level)
+        return neighbour_first
+
+    def close(self) -> None:
+        """Forget every module; what still holds one of their functions keeps it working."""
+        self._modules.clear()
+        self.closed = True
+
+    def __enter__(self) -> ModuleLoader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import one file under a private name, afresh (nothing is cached or registered anywhere).
+
+    For tests and older specs; in a spec, ``import neighbour`` gives the catalog's own module.
+    """
+    return ModuleLoader().load(path)

@@ -18,7 +18,7 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from grader import __version__
-from grader.checks.spec import Assignment, Check, Expected, load_module
+from grader.checks.spec import Assignment, Check, Expected, ModuleLoader
 from grader.core.codec import decode
 from grader.core.errors import AssignmentError, UnknownName, UsageError
 from grader.notebook.build import ScaffoldFacts, scaffold_facts
@@ -40,12 +40,12 @@ def assignment_version(assignment: Assignment) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_spec(spec_path: Path) -> Assignment:
-    module = load_module(spec_path)
-    assignment = getattr(module, "ASSIGNMENT", None)
+def load_spec(spec_path: Path, modules: ModuleLoader) -> Assignment:
+    """The spec's ``ASSIGNMENT``, its builders imported by ``modules`` (the catalog's loader)."""
+    assignment = getattr(modules.load(spec_path), "ASSIGNMENT", None)
     if not isinstance(assignment, Assignment):
         raise AssignmentError(f"{spec_path.name} does not define ASSIGNMENT = Assignment(...)")
-    return replace(assignment, folder=spec_path.parent)
+    return replace(assignment, folder=spec_path.parent, modules=modules)
 
 
 def load_released(json_path: Path) -> tuple[Assignment, dict[str, Expected], str]:
@@ -76,11 +76,17 @@ def load_released(json_path: Path) -> tuple[Assignment, dict[str, Expected], str
 
 
 class Catalog:
-    """The assignments a run can grade, with their scaffolds and expected outputs."""
+    """The assignments a run can grade, with their scaffolds and expected outputs.
+
+    Everything prepared per assignment belongs to the catalog: the spec modules and the
+    support files they import (``modules``), scaffolds, their facts, expected outputs.
+    ``close()`` (or ``with``) lets them go; nothing is kept at module level.
+    """
 
     def __init__(self, folder: Path, *, cache_dir: Path | None = None):
         self.folder = Path(folder)
         self.cache_dir = cache_dir
+        self.modules = ModuleLoader()
         self._released: dict[str, tuple[dict[str, Expected], str]] = {}
         self._expected: dict[str, dict[str, Expected]] = {}
         self._scaffolds: dict[str, NotebookNode] = {}
@@ -88,19 +94,32 @@ class Catalog:
         specs = sorted(self.folder.glob("*.checks.py"))
         if specs:
             self.mode = "instructor"
-            self.assignments = [load_spec(p) for p in specs]
+            self.assignments = [load_spec(p, self.modules) for p in specs]
         else:
             self.mode = "student"
             self.assignments = []
             for path in sorted((self.folder / RELEASED_CHECKS_DIR).glob("*.json")):
                 assignment, expected, version = load_released(path)
-                self.assignments.append(assignment)
+                self.assignments.append(replace(assignment, modules=self.modules))
                 self._released[assignment.slug] = (expected, version)
         if not self.assignments:
             raise UsageError(
                 f"no assignments in {self.folder}: expected '*.checks.py' specs (solutions) "
                 f"or '{RELEASED_CHECKS_DIR}/*.json' (released assignments)"
             )
+
+    def close(self) -> None:
+        """Let go of what the catalog prepared; its assignments' builders cannot be imported after."""
+        self.modules.close()
+        self._scaffolds.clear()
+        self._facts.clear()
+        self._expected.clear()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def get(self, slug: str) -> Assignment:
         for a in self.assignments:
