@@ -255,6 +255,53 @@ def test_bad_rosters_are_one_line_errors(tmp_path, text, message):
         read_roster(path)
 
 
+def submitted(intake, key: str) -> dict[str, str]:
+    return {s.assignment: s.submitted for s in by_key(intake)[key].submissions}
+
+
+def test_a_submitted_at_column_beats_the_times_the_download_holds(tmp_path, catalog):
+    """submitted_at:<slug> for one assignment, submitted_at for the rest; an empty cell keeps the zip's time."""
+    path = tmp_path / "roster.csv"
+    path.write_text("name,lms_id,Submitted at,submitted_at:optimization\n"
+                    "Jane Doe,101,2024-03-01 09:30+01:00,2024-03-05T08:00:00Z\n"
+                    "Omar Farouk,102,,\n", encoding="utf-8")
+    intake = collect(lms_class.canvas_zips(tmp_path / "dl", strays=()), roster=path, extract_to=tmp_path / "out",
+                     catalog=catalog)
+    assert submitted(intake, "101") == {"initialization": "2024-03-01T08:30:00+00:00",  # +01:00 read as such
+                                        "gradient_checking": "2024-03-01T08:30:00+00:00",
+                                        "optimization": "2024-03-05T08:00:00+00:00"}
+    assert set(submitted(intake, "102").values()) == {"2024-03-01T12:00:00+00:00"}  # the zip's (lms_class._entry)
+
+
+def test_a_submitted_at_time_without_a_zone_is_utc(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("name,submitted_at\nJane Doe,2024-03-01T23:59\n", encoding="utf-8")
+    roster = read_roster(path)
+    assert roster.submitted_at(roster.everyone[0], "lab") == "2024-03-01T23:59:00+00:00"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name,submitted_at\nJane Doe,2024-03-01T10:00Z\nOmar Farouk,yesterday\n",
+     r"line 3: submitted_at is 'yesterday', not an ISO 8601 time such as 2024-03-01T23:59:00Z"),
+    ("name,Submitted at:optimization\nJane Doe,1/3/2024 10:00\n",
+     r"line 2: Submitted at:optimization is '1/3/2024 10:00', not an ISO 8601 time"),
+])
+def test_a_malformed_submission_time_names_its_line_and_value(tmp_path, text, message):
+    path = tmp_path / "roster.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(IntakeError, match=message):
+        read_roster(path)
+
+
+def test_a_submitted_at_column_for_no_assignment_is_an_error(tmp_path, catalog):
+    path = tmp_path / "roster.csv"
+    path.write_text("name,lms_id,submitted_at:optimisation\nJane Doe,101,\n", encoding="utf-8")  # even empty
+    with pytest.raises(IntakeError, match="names 'optimisation', which is no assignment; use submitted_at:<slug> "
+                                          "with one of gradient_checking, initialization, optimization"):
+        collect(lms_class.canvas_zips(tmp_path / "dl", strays=()), roster=path, extract_to=tmp_path / "out",
+                catalog=catalog)
+
+
 def test_missing_roster_is_an_error(tmp_path):
     with pytest.raises(IntakeError, match="no such file"):
         read_roster(tmp_path / "nope.csv")

@@ -171,6 +171,18 @@ def test_the_penalty_is_applied_on_reading_after_overrides_and_shown_in_moodle_f
     assert "Lab 8/10 (graded 4; he set to 6 by the instructor: regraded by hand; late by 1.1 days: -20%)" in feedback
 
 
+def test_a_submission_time_given_later_replaces_the_stored_one_without_a_regrade(book):
+    """A roster column added after grading: the next run records the new time for the same bytes."""
+    policy = LatePolicy(due={"lab": DUE}, per_day=10)
+    hand_in(book, ADA, "h1", lab_result("ada", he_points=6), submitted="2024-03-01T09:00:00+00:00")
+    assert book.class_records(policy)[0].results["lab"]["adjustments"]["late"] is None
+    hand_in(book, ADA, "h1", lab_result("ada", he_points=6), submitted="2024-03-02T12:00:00+00:00")
+    late = book.class_records(policy)[0].results["lab"]["adjustments"]["late"]
+    assert late["percent"] == pytest.approx(20) and late["penalty"] == pytest.approx(2)
+    hand_in(book, ADA, "h1", lab_result("ada", he_points=6), submitted="")  # no time known: the stored one stays
+    assert book.class_records(policy)[0].results["lab"]["adjustments"]["late"]["percent"] == pytest.approx(20)
+
+
 # --- grader.toml ----------------------------------------------------------------------------
 
 def test_config_is_found_upwards_and_read_as_a_policy(tmp_path, monkeypatch):

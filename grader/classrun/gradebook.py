@@ -242,8 +242,9 @@ class Gradebook:
     def _submission_id(self, student_key: str, item: Item) -> int:
         key = (student_key, item.sha256, str(item.path), item.requested or "")
         self.db.execute(
-            "INSERT OR IGNORE INTO submissions (student_key, sha256, path, requested, name, attempt, late, "
-            "submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO submissions (student_key, sha256, path, requested, name, attempt, late, submitted_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (student_key, sha256, path, requested) DO UPDATE SET "
+            "submitted_at = excluded.submitted_at WHERE excluded.submitted_at != ''",  # a roster time added later wins
             (*key, item.name, item.attempt, int(item.late), item.submitted))
         return self.db.execute("SELECT id FROM submissions WHERE student_key=? AND sha256=? AND path=? "
                                "AND requested=?", key).fetchone()[0]

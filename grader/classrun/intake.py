@@ -35,6 +35,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+from grader.classrun.late import parse_time
 from grader.core.errors import UsageError
 from grader.core.records import Student
 
@@ -77,7 +78,7 @@ class Submission:
     number: int = 1          # which of the student's attempts at this assignment, oldest first
     of: int = 1              # how many attempts there were
     replaced_by: str = ""    # set aside: the name of the attempt graded instead
-    submitted: str = ""      # when it was handed in, ISO in UTC: the file's time (zips keep the LMS's)
+    submitted: str = ""      # when it was handed in, ISO in UTC: the roster's column, else the file's time
 
 
 @dataclass
@@ -147,12 +148,23 @@ def collect(
         found = [(Student(key=student, name=student), s) for _, s in found]
     if assignment:
         found = [(who, replace(s, assignment=assignment)) for who, s in found]
+    if people and catalog is not None:
+        _known_time_columns(people, catalog, Path(roster or ""))
     students = _group(found, people)
     if not students:
         _remove_unpacked(Path(extract_to), unpacked, existed)
         raise NothingToGrade(_nothing_to_grade(sources, unmatched))
     return Intake(students, unmatched, presets, people.unmatched() if people else [],
                   notes=_mostly_set_aside(students, presets))
+
+
+def _known_time_columns(people: Roster, catalog, roster: Path) -> None:
+    """A ``submitted_at:<slug>`` column must name an assignment, or its times would never apply."""
+    slugs = {_squash(a.slug): a.slug for a in catalog.assignments}
+    unknown = sorted(people.time_slugs - set(slugs) - {""})
+    if unknown:
+        raise IntakeError(f"roster {roster}: a submitted_at column names {unknown[0]!r}, which is no assignment; "
+                          f"use submitted_at:<slug> with one of {', '.join(slugs.values())}")
 
 
 def _mostly_set_aside(students: list[StudentWork], presets: dict[str, str]) -> list[str]:
@@ -502,7 +514,10 @@ def _group(found: list[tuple[Student, Submission]], people: Roster | None) -> li
     by_key: dict[str, StudentWork] = {}
     for who, sub in found:
         if people:
+            stated = people.submitted_at(who, sub.assignment)
             who = people.enrich(who)
+            if stated:  # the instructor's column beats any time the files carry
+                sub = replace(sub, submitted=stated)
         work = by_key.setdefault(who.key, StudentWork(who))
         work.submissions.append(sub)
     for work in by_key.values():
@@ -534,6 +549,14 @@ def _age(sub: Submission) -> tuple:
 class Roster:
     everyone: list[Student]
     used: set[int] = field(default_factory=set)  # rows some file was matched to
+    times: dict[int, dict[str, str]] = field(default_factory=dict)  # row -> {slug or "": ISO time in UTC}
+    time_slugs: set[str] = field(default_factory=set)  # the assignments its submitted_at:<slug> columns name
+
+    def submitted_at(self, who: Student, slug: str | None) -> str:
+        """When the roster says ``who`` handed ``slug`` in (its own column before the general one), or ''."""
+        row = self.find(who)
+        stated = self.times.get(id(row), {}) if row is not None else {}
+        return stated.get(_squash(slug or ""), "") if slug and _squash(slug) in stated else stated.get("", "")
 
     def enrich(self, who: Student) -> Student:
         """``who`` with the roster's details; the key stays what the files say."""
@@ -564,6 +587,10 @@ def read_roster(path: Path) -> Roster:
     ID, SIS Login ID, Section; its 'Points Possible' row is skipped), Moodle's participants
     export (First name, Last name or Surname, Email address, Groups) and Moodle's grades
     export (First name, Last name, ID number, Email address; grade columns are ignored).
+
+    An instructor may add when each student handed their work in: a ``submitted_at`` column
+    (every assignment) or ``submitted_at:<slug>`` (one assignment), ISO 8601 times with or
+    without a zone (none: UTC); an empty cell leaves the file's own time.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -576,11 +603,13 @@ def read_roster(path: Path) -> Roster:
     if not header:
         raise IntakeError(f"roster {path}: empty; expected a header line such as name,lms_id,section,email")
     columns = _roster_columns(header)
+    time_columns = _time_columns(header)
     given, family = _name_parts(header)
     if "name" not in columns and "lms_id" not in columns and given is None:
         raise IntakeError(f"roster {path}: no 'name', 'lms_id' or 'First name' and 'Last name' column "
                           f"(found: {', '.join(header)})")
     people: list[Student] = []
+    times: dict[int, dict[str, str]] = {}
     seen: dict[str, int] = {}
     for line, row in enumerate(reader, start=2):
         values = {f: row[i].strip() if i < len(row) else "" for f, i in columns.items()}
@@ -598,7 +627,43 @@ def read_roster(path: Path) -> Roster:
             seen[values["lms_id"]] = line
         key = values.get("lms_id") or values.get("name") or ""
         people.append(Student(key=key, **values))
-    return Roster(people)
+        stated = _row_times(path, line, header, row, time_columns)
+        if stated:
+            times[id(people[-1])] = stated
+    return Roster(people, times=times, time_slugs=set(time_columns.values()))
+
+
+def _squash(text: str) -> str:
+    """A header or slug compared without case, spaces, '_' or '-'."""
+    return re.sub(r"[\s_-]+", "", text.lower())
+
+
+SUBMITTED_AT = ("submittedat", "submitted", "submissiontime")  # header spellings, squashed
+
+
+def _time_columns(header: list[str]) -> dict[int, str]:
+    """Column index -> the slug its submission times are for ('' for every assignment)."""
+    found = {}
+    for index, name in enumerate(header):
+        head, _, slug = name.partition(":")
+        if _squash(head) in SUBMITTED_AT:
+            found[index] = _squash(slug)
+    return found
+
+
+def _row_times(path: Path, line: int, header: list[str], row: list[str], columns: dict[int, str]) -> dict[str, str]:
+    """The submission times one roster line states, as ISO in UTC; a malformed one is an error."""
+    stated = {}
+    for index, slug in columns.items():
+        text = row[index].strip() if index < len(row) else ""
+        if not text:
+            continue
+        moment = parse_time(text)
+        if moment is None:
+            raise IntakeError(f"roster {path}, line {line}: {header[index].strip()} is {text!r}, not an ISO 8601 "
+                              "time such as 2024-03-01T23:59:00Z or 2024-03-01 23:59+01:00")
+        stated[slug] = moment.astimezone(datetime.timezone.utc).isoformat(timespec="seconds")
+    return stated
 
 
 def _name_parts(header: list[str]) -> tuple[int | None, int | None]:

@@ -94,11 +94,11 @@ def policy_from(config: Config) -> LatePolicy:
 
 
 def parse_time(text: str) -> datetime.datetime | None:
-    """A stored submission time (ISO, UTC when it names no zone), or None."""
-    if not text:
+    """An ISO 8601 time (UTC when it names no zone; 'Z' accepted), or None when empty or not one."""
+    if not text or not text.strip():
         return None
     try:
-        moment = datetime.datetime.fromisoformat(text)
+        moment = datetime.datetime.fromisoformat(text.strip())
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)

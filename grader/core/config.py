@@ -27,6 +27,7 @@ solutions = "solutions"        # instructor notebooks and their *.checks.py
 assignments = "assignments"    # what grader release writes for students
 out = "reports"                # results, reports, overview and the gradebook
 # roster = "roster.csv"        # Canvas gradebook export, Moodle participants or grades export, or our own CSV
+#                              # (a submitted_at or submitted_at:<slug> column gives submission times)
 # preset = "canvas"            # auto (default), canvas, moodle or folders
 
 [canvas]                       # Canvas assignment ids, for grader export canvas (grader list shows the slugs)
