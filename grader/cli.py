@@ -223,11 +223,15 @@ def cmd_review(args: argparse.Namespace) -> int:
     if not items:
         print("nothing to review")
         return EXIT_OK
-    rows = [("student", "assignment", "function", "what", "detail")]
-    rows += [(i["student"], i["assignment"], i["function"] or "-", i["what"], i["detail"]) for i in items]
+    from grader.core.files import format_number
+
+    rows = [("#", "student", "assignment", "function", "what", "now", "otherwise", "detail")]
+    rows += [(str(n), i["student"], i["assignment"], i["function"] or "-", i["what"], format_number(i["score"], 2),
+              "-" if i["other"] is None else format_number(i["other"], 2), i["detail"]) for n, i in enumerate(items, 1)]
     print(table(rows))
-    print(paint(f"{len(items)} to review", "bold") + '; decide with: grader override STUDENT ASSIGNMENT [FUNCTION] '
-          '--points N (or --accept) --reason "..."')
+    print(paint(f"{len(items)} to review", "bold") + "; to decide:")
+    for n, i in enumerate(items, 1):
+        print(f"  {n}. {i['command']}")
     return EXIT_OK
 
 

@@ -145,6 +145,11 @@ def test_overview_renders_class_figures_and_hardest_check(graded_class, browser,
     assert HOSTILE_NAME in text
     assert visit.page.locator("svg.chart rect").count() == 10
 
+    # One review list, grader review's: Cy's unreadable notebook with what it gets and the command to decide.
+    assert visit.page.locator("#to-review").count() == 1 and visit.page.locator("#reviews").count() == 0
+    cy = visit.page.locator("#to-review tbody tr", has_text="Cy").first.inner_text()
+    assert "unreadable" in cy and 'grader override cy optimization --points N --reason "..."' in cy
+
 
 @pytest.mark.kernel
 def test_overview_sorts_students_by_total_on_header_click(graded_class, browser, show_artifacts):

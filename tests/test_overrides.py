@@ -106,7 +106,10 @@ def test_review_lists_flagged_functions_and_unreadable_files_and_accept_takes_th
     items = book.review_items()
     assert [(i["key"], i["function"], i["what"]) for i in items] == \
         [("ada", "he", "needs review"), ("ben", "", "unreadable")]
-    assert "other opinion 6" in items[0]["detail"]
+    assert "whole definition 6/6" in items[0]["detail"]
+    assert (items[0]["score"], items[0]["other"]) == (pytest.approx(0), pytest.approx(6))  # now, and otherwise
+    assert items[0]["command"].startswith("grader override ada lab he --accept")
+    assert items[1]["command"] == 'grader override ben lab --points N --reason "..."'
     book.add_override(ADA, "lab", function="he", accept_other=True, reason="second opinion is right", who="prof")
     assert book.class_records()[0].results["lab"]["score"] == pytest.approx(10)
     assert [i["key"] for i in book.review_items()] == ["ben"]
@@ -289,6 +292,7 @@ def test_override_and_review_commands_on_a_gradebook(capsys, tmp_path, monkeypat
     code, out, _ = run(capsys, "review")
     assert code == 0
     assert "Ada Lovelace" in out and "needs review" in out and "\x1b[" not in out  # piped: no colour
+    assert '  1. grader override ada lab he --accept --reason "..."  (or --points N)' in out.splitlines()
     code, out, err = run(capsys, "override", "ada lovelace", "lab", "he", "--accept", "--reason", "fair", "--by", "prof")
     assert code == 0, err
     assert out.startswith("Ada Lovelace, lab / he: 6 points, set by prof (fair); lab now 10 (graded 4)")

@@ -238,3 +238,51 @@ def test_malformed_results_and_an_empty_class_still_render():
     assert "odd" in page.links
     empty = Page(render_overview([], assignments=[LAB]))
     assert "No students yet." in empty.visible and "Students 0" in empty.visible
+
+
+# ---- the whole class, as the gradebook hands it over --------------------------------------
+
+def test_the_class_as_the_roster_sees_it_with_one_review_list(tmp_path):
+    """No submission, late work (before penalty, penalty, final), section averages and one review
+    list, grader review's, with what the grader would give otherwise and the command; questions first."""
+    import datetime
+
+    from grader.classrun.gradebook import Gradebook, Item
+    from grader.classrun.late import LatePolicy
+    from grader.core import results as r
+
+    def hand_in(book, student, passed, *, submitted="", review=None):
+        functions = tuple(r.FunctionResult(function, r.FunctionStatus.OK, tuple(
+            r.CheckResult(c.name, r.CheckStatus.PASSED if c.name in passed else r.CheckStatus.FAILED,
+                          c.points if c.name in passed else 0.0, c.points, hidden=c.hidden)
+            for c in LAB.checks_for(function)), review=review if function == "second" else None)
+            for function in LAB.functions)
+        result = r.NotebookResult(student=student.key, source={"path": f"{student.key}/Lab.ipynb", "sha256": "?"},
+                                  status=r.NotebookStatus.GRADED, max_score=10, functions=functions,
+                                  assignment=r.AssignmentInfo("lab", "Lab", "v1", 10))
+        run = book.start_run({})
+        book.record_student(run, student, [Item(path=f"{student.key}/Lab.ipynb", name="Lab.ipynb", sha256=student.key,
+                                                requested=None, result=result, version="v1", submitted=submitted)])
+        book.finish_run(run, "finished", {})
+
+    due = datetime.datetime(2024, 3, 1, 10, tzinfo=datetime.timezone.utc)
+    ann, bo, cat = Student("ann", "Ann", section="A"), Student("bo", "Bo", section="B"), Student("cat", "Cat", section="B")
+    with Gradebook(tmp_path / "gradebook.sqlite") as book:
+        hand_in(book, ann, {"easy_one", "tricky_one", "hidden_edge"}, submitted="2024-03-02T12:00:00+00:00")
+        hand_in(book, bo, {"easy_one"}, review=r.Review("its own definition differs", 4))
+        book.record_roster([cat])
+        records = book.class_records(LatePolicy(due={"lab": due}, per_day=10))
+        review = book.review_items(LatePolicy(due={"lab": due}, per_day=10))
+    page = Page(render_overview(records, assignments=[LAB]))
+
+    assert page.visible.index("Questions (graded functions)") < page.visible.index("Needs review")
+    assert "Cat (B): no submission" in page.visible
+    assert page.body_rows("late-work") == [["Ann", "Lab", "late by 1.1 days: -20%", "10", "−2", "8"]]
+    assert page.body_rows("sections") == [["A", "1", "8 / 10 (80%)"], ["B", "2", "2 / 10 (20%)"]]
+    (row,) = page.body_rows("to-review")
+    assert row[:6] == ["Bo", "Lab", "second", "needs review", "0", "4"]
+    assert "its own definition differs" in row[6]
+    assert row[7] == 'grader override bo lab second --accept --reason "..." (or --points N)'
+    assert [(i["key"], i["function"], i["command"]) for i in review] == \
+        [("bo", "second", 'grader override bo lab second --accept --reason "..."  (or --points N)')]
+    assert "reviews" not in page.rows  # one list, not two

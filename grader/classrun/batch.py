@@ -24,7 +24,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -433,8 +433,7 @@ def _class_figures(book: Gradebook, catalog, summary: Summary, out: Path, policy
     for record in records:
         if any(_changed_by_hand(r) for r in record.results.values()):
             _write_report(record, out)
-    summary.overview = write_overview(records, out, catalog, book.problems(summary.run_id),
-                                      book.review_items(policy))
+    summary.overview = write_overview(records, out, catalog, book.problems(summary.run_id))
 
 
 def _changed_by_hand(result: dict) -> bool:
@@ -456,17 +455,18 @@ def refresh_pages(book: Gradebook, out: Path, catalog, policy: LatePolicy | None
     """After an override: the student's report and the class overview drawn again from the gradebook."""
     records = book.class_records(policy)
     _write_report(next(r for r in records if r.student.key == student_key), out)
-    return write_overview(records, Path(out), catalog, book.problems(), book.review_items(policy))
+    return write_overview(records, Path(out), catalog, book.problems())
 
 
-def write_overview(records, out: Path, catalog, problems: list[dict], review: Sequence[dict] = ()) -> str:
-    """The class overview page, when this installation has one; returns its path or ''."""
+def write_overview(records, out: Path, catalog, problems: list[dict]) -> str:
+    """The class overview page (its review list is ``grader review``'s, from the same records),
+    when this installation has one; returns its path or ''."""
     try:
         from grader.reports.overview import write_overview as write
     except ImportError:
         return ""
     try:
-        return str(write(records, out, assignments=catalog.assignments, problems=problems, review=review))
+        return str(write(records, out, assignments=catalog.assignments, problems=problems))
     except Exception as exc:  # the grades are saved either way; say so rather than end in a traceback
         print(f"warning: the class overview could not be written ({type(exc).__name__}: {exc})", file=sys.stderr)
         return ""

@@ -38,7 +38,7 @@ from grader import __version__
 from grader.classrun.late import Late, LatePolicy, parse_time
 from grader.core.errors import UsageError
 from grader.core.records import ClassRecord, Student
-from grader.core.results import NotebookResult, NotebookStatus, status_of
+from grader.core.results import NotebookResult, status_of
 
 SCHEMA_VERSION = 1
 BUSY_SECONDS = 30  # how long to wait for another program (an SQLite browser) to let go of the file
@@ -369,30 +369,12 @@ class Gradebook:
         return next((r.results for r in self.class_records() if r.student.key == student_key), {})
 
     def review_items(self, policy: LatePolicy | None = None) -> list[dict]:
-        """What needs a person: functions the second opinion flagged (and not overridden since),
-        submissions that could not be read, the grader's own failures, and overrides made for
-        an earlier submission. Each as ``{"student", "key", "assignment", "function", "what", "detail"}``."""
-        items = []
-        for record in self.class_records(policy):
-            def add(slug: str, function: str, what: str, detail: str, record=record) -> None:
-                items.append({"student": record.student.display_name, "key": record.student.key,
-                              "assignment": slug, "function": function, "what": what, "detail": detail})
-            for slug, result in record.results.items():
-                status = status_of(result)
-                if status is not NotebookStatus.GRADED:
-                    add(slug, "", status.label, result.get("message", ""))
-                overridden = {o["function"] for o in result["adjustments"]["overrides"]}
-                for f in result.get("functions", []):
-                    review = f.get("review")
-                    if review and f["name"] not in overridden and "" not in overridden:
-                        add(slug, f["name"], "needs review",
-                            f"{review['reason']} (graded {f['score']:g}, other opinion {review['other_score']:g} "
-                            f"of {f['max_score']:g})")
-                for o in result["adjustments"]["stale_overrides"]:
-                    add(slug, o["function"], "override outdated",
-                        f"{o['points']:g} set by {o['who']} on {o['made_at'][:10]} ({o['reason']}) was for an "
-                        "earlier submission; grade it again")
-        return sorted(items, key=lambda i: (i["student"].casefold(), i["key"], i["assignment"], i["function"]))
+        """What needs a person (``grader.reports.view.review_list`` of the class as exports see it):
+        flagged functions not overridden since, unreadable submissions, the grader's own failures,
+        overrides made for an earlier submission; each with the command that decides it."""
+        from grader.reports.view import review_list
+
+        return review_list(self.class_records(policy))
 
     def problems(self, run_id: int | None = None) -> list[dict]:
         """What a run could not grade cleanly: unreadable, unrecognised, crashed or timed-out

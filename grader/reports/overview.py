@@ -27,7 +27,7 @@ from grader.reports.view import (
     attempt_line,
     environment,
     format_points,
-    review_line,
+    review_list,
 )
 
 __all__ = ["write_overview", "render_overview", "overview_model", "score_chart_svg", "report_link"]
@@ -42,19 +42,19 @@ PROBLEM_STATUS = {**{s.value: s.label for s in NotebookStatus},
 
 
 def write_overview(records: list[ClassRecord], out: Path, *, assignments: list[Assignment],
-                   problems: Iterable[dict] = (), review: Iterable[dict] = ()) -> Path:
+                   problems: Iterable[dict] = ()) -> Path:
     """Write ``<out>/index.html`` and return its path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "index.html"
-    path.write_text(render_overview(records, assignments=assignments, problems=problems, review=review),
+    path.write_text(render_overview(records, assignments=assignments, problems=problems),
                     encoding="utf-8")
     return path
 
 
 def render_overview(records: list[ClassRecord], *, assignments: list[Assignment],
-                    problems: Iterable[dict] = (), review: Iterable[dict] = ()) -> str:
-    model = overview_model(records, assignments=assignments, problems=problems, review=review)
+                    problems: Iterable[dict] = ()) -> str:
+    model = overview_model(records, assignments=assignments, problems=problems)
     return environment().get_template("overview.html.j2").render(page=model)
 
 
@@ -66,7 +66,7 @@ def report_link(student_key: str) -> str:
 # ---- the numbers on the page ------------------------------------------------
 
 def overview_model(records: list[ClassRecord], *, assignments: list[Assignment],
-                   problems: Iterable[dict] = (), review: Iterable[dict] = ()) -> dict:
+                   problems: Iterable[dict] = ()) -> dict:
     """Everything the page shows, as plain data (tests check the numbers here too)."""
     records = sorted(records, key=lambda r: r.student.sort_key)
     columns = _columns(records, assignments)
@@ -86,14 +86,15 @@ def overview_model(records: list[ClassRecord], *, assignments: list[Assignment],
         "functions": [row for c in columns for row in _function_rates(c, records)],
         "hardest": sorted(checks, key=_difficulty),
         "problems": _problems(records, problems),
-        "reviews": needs_review(records),
         "students": students,
         "show_section": any(r.student.section for r in records),
         "sections": _sections(students, max_total),
         "no_submission": [{"name": s["name"], "href": s["href"], "section": s["section"]}
                           for s, r in zip(students, records) if not r.results],
         "late": _late_work(records, columns),
-        "review": [{**item, "href": report_link(item["key"])} for item in map(as_dict, review)],
+        "review": [{**item, "href": report_link(item["key"]), "score": format_points(item["score"]),
+                    "other": "—" if item["other"] is None else format_points(item["other"])}
+                   for item in review_list(records)],
         "hard_percent": round(100 * HARD),
         "easy_percent": round(100 * EASY),
     }
@@ -153,16 +154,21 @@ def _sections(students: list[dict], max_total: float) -> list[dict]:
 
 
 def _late_work(records: list[ClassRecord], columns: list[dict]) -> list[dict]:
-    """Every late submission with how late and what it cost (from the result's adjustments)."""
+    """Every late submission with how late, its score before the penalty (the raw score after any
+    override), the penalty and the final score (from the result's adjustments)."""
     titles = {c["slug"]: c["title"] for c in columns}
     rows = []
     for record in records:
         for slug, result in record.results.items():
-            late = as_dict(as_dict(as_dict(result).get("adjustments")).get("late"))
+            adjustments = as_dict(as_dict(result).get("adjustments"))
+            late = as_dict(adjustments.get("late"))
             if late:
+                penalty = as_number(late.get("penalty"))
+                final = as_number(adjustments.get("final_score"), as_number(as_dict(result).get("score")))
                 rows.append({"student": record.student.display_name, "href": report_link(record.student.key),
                              "assignment": titles.get(slug, slug), "text": as_text(late.get("text")),
-                             "penalty": format_points(as_number(late.get("penalty")))})
+                             "before": format_points(final + penalty), "penalty": format_points(penalty),
+                             "final": format_points(final)})
     return rows
 
 
@@ -268,21 +274,6 @@ def _problems(records: list[ClassRecord], given: Iterable[dict]) -> list[dict]:
                 more = f" ({len(timed_out)} checks timed out)" if len(timed_out) > 1 else ""
                 add(record.student.key, path, "timeout", (as_text(check.get("message")) or function) + more)
     return sorted(rows, key=lambda p: (p["student"].casefold(), p["path"]))
-
-
-def needs_review(records: list[ClassRecord]) -> list[dict]:
-    """Every function whose second opinion scores higher than its regions, with both scores and why."""
-    rows = []
-    for record in records:
-        for result in map(as_dict, record.results.values()):
-            title = as_text(as_dict(result.get("assignment")).get("title"))
-            for function in map(as_dict, as_list(result.get("functions"))):
-                line = review_line(function)
-                if line:
-                    rows.append({"student": record.student.display_name, "key": record.student.key,
-                                 "href": report_link(record.student.key), "assignment": title,
-                                 "function": as_text(function.get("name")), "review": line})
-    return sorted(rows, key=lambda r: (r["student"].casefold(), r["assignment"], r["function"]))
 
 
 def _share(value: float, maximum: float) -> float:
