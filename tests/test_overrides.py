@@ -143,6 +143,16 @@ def test_roster_students_without_a_submission_are_in_the_class_and_the_exports(b
     assert "Lab: no submission" in zero[-1]
 
 
+def test_a_student_is_found_by_key_or_by_name_in_either_order(book):
+    """Canvas's gradebook export writes 'Doe, Jane'; an instructor types 'Jane Doe'."""
+    jane = Student("101", "Doe, Jane")
+    hand_in(book, jane, "h1", lab_result("101", he_points=0))
+    assert book.find_student("jane doe").key == "101"
+    assert book.find_student("Doe,  Jane").key == "101" and book.find_student("101").key == "101"
+    with pytest.raises(GradebookError, match="no student 'Jane Roe'"):
+        book.find_student("Jane Roe")
+
+
 # --- the late policy ------------------------------------------------------------------------
 
 def test_late_penalty_per_started_day_with_grace_cap_extension_and_no_credit_after():

@@ -315,9 +315,11 @@ class Gradebook:
         return [dict(r) for r in rows]
 
     def find_student(self, text: str) -> Student:
-        """A student by key, or by name (case ignored); a one-line error naming close ones."""
+        """A student by key, or by name (case ignored; 'Doe, Jane' is also 'Jane Doe'); a one-line
+        error naming close ones."""
         people = self.students()
-        hit = [s for s in people if s.key == text] or [s for s in people if s.display_name.casefold() == text.casefold()]
+        wanted = _name_forms(text)
+        hit = [s for s in people if s.key == text] or [s for s in people if _name_forms(s.display_name) & wanted]
         if len(hit) == 1:
             return hit[0]
         if len(hit) > 1:
@@ -460,6 +462,13 @@ def adjusted(result: dict, overrides: list[dict], *, sha256: str, late: Late | N
                                            "percent": late.percent, "penalty": penalty,
                                            "extension_days": late.extension_days, "text": late.describe()},
         "final_score": final}}
+
+
+def _name_forms(name: str) -> set[str]:
+    """A name as people type it: 'Doe, Jane' (Canvas's gradebook export) is also 'Jane Doe'."""
+    plain = " ".join(name.split()).casefold()
+    family, comma, given = plain.partition(",")
+    return {plain, f"{given.strip()} {family.strip()}"} if comma else {plain}
 
 
 def _shown(o: dict) -> dict:
