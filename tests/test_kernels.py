@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from grader.classrun.pool import descendants
 from grader.grading.catalog import Catalog
 from grader.grading.grade import grade_notebook
 from grader.kernel.containment import NEW_ROOT
 from grader.kernel.execute import Options
+from grader.kernel.kernels import ForkServer
 
 pytestmark = pytest.mark.kernel
 
@@ -54,6 +56,37 @@ def catalog(tiny_warm):
 
 def checks_of(result: dict) -> dict[str, dict]:
     return {c["name"]: c for f in result["functions"] for c in f["checks"]}
+
+
+@pytest.mark.skipif(not ON_LINUX, reason="kernels fork from a server on Linux only")
+def test_a_fork_server_is_gone_when_its_owner_closes_it():
+    with ForkServer() as server:
+        server.wait_ready()  # it has imported what kernels need, and answers
+        pid = server.process.pid
+        assert pid in descendants(os.getpid())
+    assert server.process.poll() is not None
+    assert pid not in descendants(os.getpid())
+
+
+@pytest.mark.skipif(not ON_LINUX, reason="kernels fork from a server on Linux only")
+def test_grading_one_notebook_leaves_no_process_behind(catalog, tiny_submission):
+    before = set(descendants(os.getpid()))
+    result = grade_notebook(tiny_submission("correct_and_gone", "y = factor * x"), catalog)
+    assert result.score == result.max_score
+    assert set(descendants(os.getpid())) <= before  # its fork server lived for this call only
+
+
+@pytest.mark.skipif(not ON_LINUX, reason="kernels fork from a server on Linux only")
+def test_kernels_fork_from_the_server_their_owner_passes_down(catalog, tiny_submission):
+    before = set(descendants(os.getpid()))
+    with ForkServer() as server:
+        options = Options(server=server)
+        for name in ("first_of_two", "second_of_two"):
+            result = grade_notebook(tiny_submission(name, "y = factor * x"), catalog, options=options)
+            assert result.score == result.max_score
+            assert server.process.poll() is None  # still the owner's, open for its next student
+            assert set(descendants(os.getpid())) - before == {server.process.pid}  # and no other server
+    assert set(descendants(os.getpid())) <= before
 
 
 def test_a_crash_costs_its_check_and_a_fresh_kernel_runs_the_rest(catalog, tiny_submission):

@@ -138,13 +138,22 @@ def worker_main(conn, config: dict, parent: int) -> None:
     from grader.core.imports import skip_unused_imports
 
     skip_unused_imports()
+    from grader.grading.catalog import Catalog
     from grader.grading.pipeline import PreparedInputs
+    from grader.kernel.execute import Options
 
     scratch = _own_scratch(config.get("scratch"))
     inputs = PreparedInputs()
+    # This worker's own fork server, for all its students; stop_worker kills it with the rest.
+    server = _fork_server() if Options().fork else None
+    catalog = None
 
     def cleanup() -> None:
         inputs.close()
+        if server is not None:
+            server.close()
+        if catalog is not None:
+            catalog.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
     signal.signal(STOP_SIGNAL, lambda *_: stop_worker(cleanup=cleanup))
@@ -152,8 +161,6 @@ def worker_main(conn, config: dict, parent: int) -> None:
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_watch_parent, args=(parent, cleanup), daemon=True).start()
-
-    from grader.grading.catalog import Catalog
 
     catalog = Catalog(Path(config["solutions"]), cache_dir=Path(config["cache_dir"]) if config["cache_dir"] else None)
     while True:
@@ -163,7 +170,7 @@ def worker_main(conn, config: dict, parent: int) -> None:
             break
         if task is None:
             break
-        conn.send(grade_task(task, catalog, config, inputs))
+        conn.send(grade_task(task, catalog, config, inputs, server))
     stop_worker(code=0, cleanup=cleanup)
 
 
@@ -178,10 +185,11 @@ def _own_scratch(run_scratch: str | None) -> Path:
     return Path(folder)
 
 
-def grade_task(task: dict, catalog, config: dict, inputs=None) -> list[NotebookResult]:
+def grade_task(task: dict, catalog, config: dict, inputs=None, server=None) -> list[NotebookResult]:
     """One student's results; a grader bug costs this student ('crashed' results), not the class.
 
-    ``inputs`` (a ``pipeline.PreparedInputs``) is the worker's, kept for all its students.
+    ``inputs`` (a ``pipeline.PreparedInputs``) and ``server`` (a ``kernels.ForkServer``) are
+    the worker's, kept for all its students.
     """
     from grader.grading.grade import grade_student
 
@@ -189,7 +197,7 @@ def grade_task(task: dict, catalog, config: dict, inputs=None) -> list[NotebookR
     try:
         return grade_student(notebooks, catalog, student=task["student"], assignments=task["assignments"],
                              fallback=config["fallback"], inputs=inputs,
-                             review_policy=config.get("review_policy", "regions"), **_engine_options(config))
+                             review_policy=config.get("review_policy", "regions"), **_engine_options(config, server))
     except Exception as exc:
         message = f"the grader failed on this student: {type(exc).__name__}: {exc}"
         return [crashed_result(catalog, task["student"], p, slug, message)
@@ -205,12 +213,19 @@ def crashed_result(catalog, student: str, path: Path, slug: str | None, message:
     return failed_result(catalog, student, source, NotebookStatus.CRASHED, message, assignment)
 
 
-def _engine_options(config: dict) -> dict:
-    """Limits, and the folders kernels must not see (the gradebook, the reports)."""
+def _engine_options(config: dict, server=None) -> dict:
+    """Limits, the folders kernels must not see (the gradebook, the reports), the fork server."""
     from grader.kernel.execute import Options
 
     return {"limits": config.get("limits") or None,
-            "options": Options(hidden=list(config.get("hidden", [])), contain=config.get("contain", True))}
+            "options": Options(hidden=list(config.get("hidden", [])), contain=config.get("contain", True),
+                               server=server)}
+
+
+def _fork_server():
+    from grader.kernel.kernels import ForkServer
+
+    return ForkServer()
 
 
 def _watch_parent(parent: int, cleanup: Callable[[], None]) -> None:

@@ -33,7 +33,7 @@ from grader.core.results import (
 )
 from grader.grading.catalog import Catalog
 from grader.grading.pipeline import Plan, PreparedInputs, Run, observed_output, plan, prepared, run_plans
-from grader.kernel.execute import Options
+from grader.kernel.execute import Options, serving
 from grader.notebook.build import FunctionBuild
 from grader.notebook.reader import ReadError, parse_notebook, read_submission_bytes
 
@@ -60,26 +60,24 @@ def grade_student(
 
     ``assignments`` optionally names each notebook's assignment (None: recognise it);
     ``limits`` overrides kernel limits (names as in ``containment.Limits``); ``options``
-    says how kernels start and which folders they must not see. ``inputs`` (kept open by
+    says how kernels start and which folders they must not see, and may hold the caller's
+    fork server (``Options.server``; without one, a server lives for this call only). ``inputs`` (kept open by
     the caller, as a worker does for all its students) saves writing the check inputs again;
     without it they are written for this call and removed after it. ``review_policy`` says
     what a function gets when the student's whole definition scores higher than its
     regions (``regions``, ``best``; ``strict`` runs no second opinion).
     """
-    with prepared(inputs) as ready:
-        return _grade_student(notebooks, catalog, student, assignments, fallback, limits, options, ready,
+    # The fork server (unless the caller owns one) starts importing now, while the notebooks
+    # are read and built, and stops when this student is done.
+    with prepared(inputs) as ready, serving(options) as served:
+        return _grade_student(notebooks, catalog, student, assignments, fallback, limits, served, ready,
                               ReviewPolicy(review_policy))
 
 
 def _grade_student(notebooks: list[Path], catalog: Catalog, student: str, assignments: list[str | None] | None,
-                   fallback: bool, limits: dict | None, options: Options | None,
+                   fallback: bool, limits: dict | None, options: Options,
                    inputs: PreparedInputs, policy: ReviewPolicy) -> list[NotebookResult]:
     started = time.perf_counter()
-    options = options or Options()
-    if options.fork:
-        from grader.kernel.kernels import ForkServer
-
-        ForkServer.shared()  # starts importing now, while the notebooks are read and built
     wanted = assignments or [None] * len(notebooks)
     results: list[NotebookResult | None] = []
     plans: list[tuple[int, Plan, dict, Assignment]] = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import math
 import os
@@ -21,9 +22,10 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from nbclient import NotebookClient
@@ -32,6 +34,9 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from grader.core.codec import decode, encode, read_npz, write_npz
 from grader.kernel.containment import Limits, kernel_uid
 from grader.kernel.harness import kernel_setup_source, run_job_source
+
+if TYPE_CHECKING:
+    from grader.kernel.kernels import ForkServer
 
 TIMEOUT_ENAME = "GraderTimeout"
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
@@ -81,11 +86,30 @@ class Execution:
 
 @dataclass
 class Options:
-    """How kernels are started: contained and forked by default."""
+    """How kernels are started: contained and forked by default.
+
+    ``server`` is the fork server kernels are forked from, owned by whoever runs kernels for
+    a while (a pool worker); without one, ``serving`` starts one for a single call.
+    """
 
     hidden: list[str] = field(default_factory=list)  # folders no kernel may see
     fork: bool = sys.platform.startswith("linux")  # elsewhere forking a loaded interpreter is unsafe
     contain: bool = True
+    server: ForkServer | None = field(default=None, compare=False, repr=False)
+
+
+@contextlib.contextmanager
+def serving(options: Options | None) -> Iterator[Options]:
+    """``options`` with a fork server to start kernels from: the caller's, or (when forking and
+    none was given) one started now and closed, its process gone, when the block ends."""
+    options = options or Options()
+    if not options.fork or options.server is not None:
+        yield options
+        return
+    from grader.kernel.kernels import ForkServer
+
+    with ForkServer() as server:
+        yield replace(options, server=server)
 
 
 def write_inputs(calls: list[Call], path: Path) -> Path:
@@ -98,12 +122,12 @@ def write_inputs(calls: list[Call], path: Path) -> Path:
 
 def execute_jobs(jobs: list[Job], options: Options | None = None) -> list[Execution]:
     """All of one student's notebooks, in one kernel (restarted only when needed)."""
-    options = options or Options()
     workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
     try:
         dirs = [_prepare(job, workdir / f"job{i}") for i, job in enumerate(jobs)]
         results = [Execution() for _ in jobs]
-        asyncio.run(_run(jobs, dirs, results, workdir, options))
+        with serving(options) as served:
+            asyncio.run(_run(jobs, dirs, results, workdir, served))
         for job, job_dir, result in zip(jobs, dirs, results):
             _collect_job(job, job_dir, result)
         return results
@@ -151,7 +175,7 @@ async def _run(jobs: list[Job], dirs: list[Path], results: list[Execution], work
     finished_at_restart: dict[int, int] = {}  # checks finished when each job's kernel was last replaced
     while pending:
         sandbox = Sandbox(workdir, limits.updated(contain=options.contain and limits.contain), hidden,
-                          uid=kernel_uid(), fork=options.fork)
+                          uid=kernel_uid(), server=options.server if options.fork else None)
         km = kernel_manager(sandbox)
         # What nbclient sees: one cell per notebook; the first also installs the harness.
         cells = [run_job_source(str(d)) for d in dirs]
@@ -265,6 +289,9 @@ async def _stop(km, client: NotebookClient) -> None:
         await km._async_cleanup_resources()
     except Exception:
         pass
+    # nbclient registers an exit hook per kernel it sets up and never removes it: left there,
+    # it would keep this client (notebook, manager, sockets) alive until the process ends, one
+    # per student in a worker, and try at exit to stop a kernel already stopped here.
     atexit.unregister(client._cleanup_kernel)
     if client.kc is not None:
         try:

@@ -7,8 +7,9 @@ containment (``containment.contain``), starts ``IPKernelApp`` on the connection
 file nbclient wrote, and tells the server when its sockets are bound. Every
 student still gets a fresh process that no other student's code has touched.
 
-Where ``fork`` is unsafe or missing (not Linux), or with ``Sandbox(fork=False)``,
-the same child code runs in a spawned ``python -m grader.kernel.kernels launch`` instead.
+Where ``fork`` is unsafe or missing (not Linux), or for a ``Sandbox`` without a server
+(``Options(fork=False)``), the same child code runs in a spawned
+``python -m grader.kernel.kernels launch`` instead.
 
 nbclient talks to these kernels through ``GraderKernelManager``, an ordinary
 ``AsyncKernelManager`` whose provisioner launches through the server, over IPC
@@ -17,7 +18,6 @@ still reachable).
 """
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import signal
@@ -54,7 +54,7 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     hidden: list[str] = field(default_factory=list)  # folders the kernel must not see
     uid: int | None = None
-    fork: bool = True
+    server: ForkServer | None = None  # kernels fork from it; None: each is a fresh interpreter
 
     def request(self, connection_file: str) -> dict:
         return {"connection_file": connection_file, "workdir": str(self.workdir), "hidden": self.hidden,
@@ -149,10 +149,13 @@ def serve() -> None:
 
 
 class ForkServer:
-    """The client side of ``serve``: one server per grading process, started on first use."""
+    """The client side of ``serve``: one server per owner, who closes it (``close()`` or ``with``).
 
-    _lock = threading.Lock()
-    _instance: ForkServer | None = None
+    Its owner is whoever runs kernels for a while: a pool worker for all its students, one
+    ``grade_student`` call otherwise (``execute.serving``). It reaches the kernels it starts
+    through ``Sandbox.server``. The server starts importing at once, while its owner reads
+    and builds notebooks; the first request waits until it is ready.
+    """
 
     def __init__(self) -> None:
         env = {**os.environ, **SERVER_ENV}
@@ -160,24 +163,29 @@ class ForkServer:
             [sys.executable, "-m", "grader.kernel.kernels", "serve"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1,
         )
-        self.ready = False  # it imports while the caller reads and builds notebooks
+        self.ready = False
+        self._lock = threading.Lock()  # one request at a time on the pipe
 
-    @classmethod
-    def shared(cls) -> ForkServer:
-        with cls._lock:
-            if cls._instance is None or cls._instance.process.poll() is not None:
-                cls._instance = cls()
-                atexit.register(cls._instance.close)
-            return cls._instance
+    def __enter__(self) -> ForkServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait_ready(self) -> None:
+        """Block until the server has imported what kernels need (call with the lock held)."""
+        stdout = self.process.stdout
+        assert stdout is not None  # started piped
+        if not self.ready:
+            if stdout.readline().strip() != "ready":
+                raise RuntimeError("the kernel fork server did not start")
+            self.ready = True
 
     def ask(self, request: dict) -> dict:
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None  # started with both piped
         with self._lock:
-            if not self.ready:
-                if stdout.readline().strip() != "ready":
-                    raise RuntimeError("the kernel fork server did not start")
-                self.ready = True
+            self.wait_ready()
             stdin.write(json.dumps(request) + "\n")
             stdin.flush()
             line = stdout.readline()
@@ -186,9 +194,14 @@ class ForkServer:
         return json.loads(line)
 
     def close(self) -> None:
+        """Stop the server. The kernels it forked are not stopped here: the run that started
+        each one stops it."""
         if self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
 
 
 def spawn_kernel(request: dict) -> dict:
@@ -254,7 +267,7 @@ class SandboxProvisioner(LocalProvisioner):
         assert isinstance(km, SandboxedKernelManager)
         sandbox = km.sandbox
         request = sandbox.request(km.connection_file)
-        reply = ForkServer.shared().ask(request) if sandbox.fork else spawn_kernel(request)
+        reply = sandbox.server.ask(request) if sandbox.server is not None else spawn_kernel(request)
         self.process = _Process(reply["pid"], reply.get("process"))  # type: ignore[assignment]  # Popen's duck
         self.pid = self.pgid = reply["pid"]
         self.cwd = str(sandbox.workdir)
@@ -269,8 +282,8 @@ class SandboxProvisioner(LocalProvisioner):
         assert isinstance(self.parent, SandboxedKernelManager)
         sandbox = self.parent.sandbox
         if sandbox.uid is not None:  # whatever the student started, under their uid
-            if sandbox.fork:
-                ForkServer.shared().ask({"op": "kill_uid", "uid": sandbox.uid})
+            if sandbox.server is not None:
+                sandbox.server.ask({"op": "kill_uid", "uid": sandbox.uid})
             else:
                 kill_user_processes(sandbox.uid)
 
