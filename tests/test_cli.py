@@ -179,6 +179,40 @@ def _nothing_in(tmp_path):
         zf.writestr("doejane_101_5001_notes.txt", "my notes")
 
 
+@pytest.mark.parametrize("spec, message", [
+    ("ASSIGNMENT = (\n", "Tiny.checks.py, line 1: the check specification does not load (SyntaxError: "),
+    ("import no_such_module\n", "Tiny.checks.py: the check specification does not load (ModuleNotFoundError: "),
+])
+def test_a_broken_check_specification_is_exit_3_in_one_line(capsys, tiny_folder, tiny_submission, tmp_path,
+                                                            spec, message):
+    broken = tmp_path / "solutions"
+    shutil.copytree(tiny_folder, broken)
+    (broken / "Tiny.checks.py").write_text(spec, encoding="utf-8")
+    notebook = tiny_submission("ida", "y = factor * x", folder=tmp_path / "class")
+    for argv in (("grade", notebook.parent, "--solutions", broken, "--out", tmp_path / "out"),
+                 ("list", "--solutions", broken)):
+        code, stdout, err = run(capsys, *argv)
+        assert code == 3, err
+        no_traceback(err)
+        assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.kernel
+def test_a_notebook_that_matches_no_student_is_exit_1_and_the_rest_is_graded(capsys, tiny_warm, tiny_submission,
+                                                                            tmp_path):
+    download = tmp_path / "download"
+    download.mkdir()
+    made = tiny_submission("jane", "y = factor * x", folder=tmp_path / "made")
+    shutil.copyfile(made, download / "doejane_101_5001_Tiny.ipynb")  # Canvas's name for Jane's file
+    shutil.copyfile(made, download / "Tiny.ipynb")                    # no student in its name
+    code, stdout, err = run(capsys, "grade", download, "--preset", "canvas", "--solutions", tiny_warm,
+                            "--out", tmp_path / "out")
+    assert code == 1, err
+    jane = json.loads(next((tmp_path / "out" / "101").glob("*.json")).read_text(encoding="utf-8"))  # Canvas user id
+    assert jane["status"] == "graded" and jane["score"] == jane["max_score"]
+    assert json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["unmatched"] == 1
+
+
 @pytest.mark.parametrize("source, reason", [
     ("empty", "holds no files"),
     ("papers", "holds 1 file but no student's notebook (notes.txt: not a notebook (.txt))"),

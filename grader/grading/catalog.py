@@ -20,7 +20,7 @@ from nbformat import NotebookNode
 from grader import __version__
 from grader.checks.spec import Assignment, Check, Expected, ModuleLoader
 from grader.core.codec import decode
-from grader.core.errors import AssignmentError, UnknownName, UsageError
+from grader.core.errors import AssignmentError, GraderError, UnknownName, UsageError
 from grader.notebook.build import ScaffoldFacts, scaffold_facts
 from grader.notebook.reader import code_cells, read_notebook
 from grader.notebook.regions import normalise_source
@@ -41,8 +41,21 @@ def assignment_version(assignment: Assignment) -> str:
 
 
 def load_spec(spec_path: Path, modules: ModuleLoader) -> Assignment:
-    """The spec's ``ASSIGNMENT``, its builders imported by ``modules`` (the catalog's loader)."""
-    assignment = getattr(modules.load(spec_path), "ASSIGNMENT", None)
+    """The spec's ``ASSIGNMENT``, its builders imported by ``modules`` (the catalog's loader).
+
+    A spec that does not run (a syntax error, a failing import) is the instructor's to fix:
+    one line naming the file and the error, never a traceback.
+    """
+    try:
+        module = modules.load(spec_path)
+    except GraderError:
+        raise
+    except Exception as exc:  # the spec is the instructor's own Python: anything can go wrong in it
+        where = f", line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        detail = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise AssignmentError(f"{spec_path}{where}: the check specification does not load "
+                              f"({type(exc).__name__}: {detail})") from None
+    assignment = getattr(module, "ASSIGNMENT", None)
     if not isinstance(assignment, Assignment):
         raise AssignmentError(f"{spec_path.name} does not define ASSIGNMENT = Assignment(...)")
     return replace(assignment, folder=spec_path.parent, modules=modules)
