@@ -463,9 +463,10 @@ def _feedback_parser(sub) -> None:
     f = sub.add_parser("feedback", help="feedback pages to hand to students (hidden checks kept hidden)",
                        description="One page per student from the gradebook's latest results, safe to hand "
                                    "back: hidden checks show no inputs or expected values.")
-    f.add_argument("--solutions", default=default_of(made, "solutions"), help="instructor folder (default: %(default)s)")
-    f.add_argument("--gradebook", default=default_of(made, "gradebook"), help="the gradebook (default: %(default)s)")
-    f.add_argument("--out", default=default_of(made, "out"), help="where the pages go (default: %(default)s)")
+    f.add_argument("--solutions", help=f"instructor folder (default: [course] solutions, else {default_of(made, 'solutions')})")
+    f.add_argument("--gradebook", help="the gradebook (default: OUT/gradebook.sqlite, OUT being [course] out, "
+                                       "else reports)")
+    f.add_argument("--out", help="where the pages go (default: OUT/feedback)")
     f.add_argument("--reveal", choices=REVEAL_LEVELS,
                    help="how much of each hidden check to show, for every assignment: none (a count per "
                         "function), message (pass/fail and a plain message), full (everything) "
@@ -474,12 +475,12 @@ def _feedback_parser(sub) -> None:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from grader.classrun.late import policy_from
-    from grader.core.config import load_config
-
-    pages = api.feedback(solutions=args.solutions, gradebook=args.gradebook, out=args.out, reveal=args.reveal,
-                         late_policy=policy_from(load_config()))  # the scores students see are final ones
-    print(f"{len(pages)} feedback pages in {args.out}")
+    # The course as grader grade sees it: its out folder holds the gradebook, and the pages go beside.
+    course = Course(argparse.Namespace(solutions=args.solutions, gradebook=args.gradebook), api.grade_class)
+    out = Path(args.out) if args.out else course.out / "feedback"
+    pages = api.feedback(solutions=course.solutions, gradebook=course.gradebook, out=out, reveal=args.reveal,
+                         late_policy=course.late_policy)  # the scores students see are final ones
+    print(f"{len(pages)} feedback pages in {out}")
     return EXIT_OK
 
 

@@ -335,3 +335,20 @@ def test_tables_fit_the_width_they_are_given(monkeypatch):
     assert " ".join(line.split(maxsplit=1)[-1] if i == 2 else line.strip() for i, line in enumerate(lines[2:], 2)) \
         == detail  # wrapped, nothing lost
     assert table(rows).splitlines()[2].endswith(detail)  # piped (no COLUMNS): whole lines
+
+
+def test_feedback_reads_the_course_file_and_hands_out_final_scores(capsys, tmp_path, monkeypatch):
+    """grader feedback in a course folder: the gradebook in [course] out, pages beside it, the late penalty applied."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / FILE_NAME).write_text(f'[course]\nsolutions = "{root / "solutions"}"\nout = "marks"\n'
+                                      '[due]\nlab = 2024-03-01T10:00:00Z\n[late]\nper_day = 10\n', encoding="utf-8")
+    with Gradebook(tmp_path / "marks" / "gradebook.sqlite") as gb:
+        hand_in(gb, ADA, "h1", lab_result("ada", he_points=6), submitted="2024-03-02T12:00:00+00:00")  # 26 h late
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "feedback")
+    assert code == 0, err
+    assert out.strip() == f"1 feedback pages in {tmp_path / 'marks' / 'feedback'}"
+    page = json.loads((tmp_path / "marks" / "feedback" / "ada" / "feedback.json").read_text(encoding="utf-8"))
+    assert [r["score"] for r in page] == [pytest.approx(8)]  # 10 less 20%

@@ -28,7 +28,7 @@ assignments = "assignments"    # what grader release writes for students
 out = "reports"                # results, reports, overview and the gradebook
 # roster = "roster.csv"        # Canvas gradebook export, Moodle participants or grades export, or our own CSV
 #                              # (a submitted_at or submitted_at:<slug> column gives submission times)
-# preset = "canvas"            # auto (default), canvas, moodle or folders
+# preset = "canvas"            # auto (default), canvas, moodle, folders or flat
 
 [canvas]                       # Canvas assignment ids, for grader export canvas (grader list shows the slugs)
 # initialization = 1234
