@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.classrun.gradebook import Gradebook, Item
 from grader.classrun.intake import Intake, StudentWork
@@ -38,6 +39,9 @@ from grader.core.errors import EXIT_SOME_FAILED, GraderError, UsageError
 from grader.core.files import sha256_of
 from grader.core.records import Student
 from grader.core.results import CheckStatus, NotebookResult, NotebookStatus
+
+if TYPE_CHECKING:
+    from grader.reports.annotated import AnnotatedRenderer
 
 
 class BatchError(UsageError):
@@ -280,6 +284,7 @@ class _Writer:
         self.book, self.summary, self.out = book, summary, out
         self.catalog, self.on_result, self.best = catalog, on_result, best
         self.students_done = self.fresh_failed = 0
+        self.annotated: AnnotatedRenderer | None = None  # one AnnotatedRenderer for the run, made at the first page
 
     def finish(self, plan: _Plan, results: list[NotebookResult]) -> None:
         from grader.core.files import safe_file_name, write_text_atomic
@@ -329,10 +334,9 @@ class _Writer:
             if self.on_result:
                 self.on_result(student, result, is_fresh)
 
-    @staticmethod
-    def _annotate(result: NotebookResult, folder: Path, stem: str, fresh: bool) -> str | None:
+    def _annotate(self, result: NotebookResult, folder: Path, stem: str, fresh: bool) -> str | None:
         """The student's notebook with the grader's boxes beside the report; its link, or None."""
-        from grader.reports.annotated import annotated_name, render_annotated_notebook
+        from grader.reports.annotated import AnnotatedRenderer, annotated_name
 
         page = folder / annotated_name(stem)
         if not fresh and page.exists():
@@ -343,7 +347,9 @@ class _Writer:
             return None
         from grader.core.files import write_text_atomic
 
-        html = render_annotated_notebook(notebook, result.to_dict())
+        if self.annotated is None:
+            self.annotated = AnnotatedRenderer()
+        html = self.annotated.render(notebook, result.to_dict())
         return write_text_atomic(page, html).name if html is not None else None
 
     def _count(self, result: NotebookResult, fresh: bool) -> None:

@@ -106,14 +106,15 @@ def write_feedback(results: list[dict], out_dir: Path, *, student: str, reveal_o
 def _annotated_notebooks(shown: list[dict], folder: Path) -> list[str | None]:
     """Each redacted result's notebook, annotated, beside the feedback page; its link, or None
     where the notebook handed in is no longer where it was graded from or cannot be read."""
-    from grader.reports.annotated import annotated_name, render_annotated_notebook
+    from grader.reports.annotated import AnnotatedRenderer, annotated_name
 
+    renderer = AnnotatedRenderer()
     links: list[str | None] = []
     used: set[str] = set()
     for number, result in enumerate(shown, 1):
         where = (result.get("source") or {}).get("path")
         notebook = Path(where) if isinstance(where, str) and where else None
-        html = render_annotated_notebook(notebook, result, report_href="feedback.html") \
+        html = renderer.render(notebook, result, report_href="feedback.html") \
             if notebook is not None and notebook.is_file() else None
         if html is None or notebook is None:
             links.append(None)
