@@ -100,6 +100,22 @@ def test_infinite_loop_times_out_and_the_batch_carries_on(tiny_warm, tiny_submis
     assert after["score"] == after["max_score"]
 
 
+def test_a_loop_that_never_ends_gets_the_same_result_every_time(tiny_warm, tiny_submission):
+    """The clock stops a loop on whichever of its lines it is at: that line is not part of the result."""
+    catalog = Catalog(tiny_warm)
+    catalog.assignments = [dataclasses.replace(a, cell_timeout=1.0) for a in catalog.assignments]
+    loop = "n = 0\nwhile n >= 0:\n    n = n + 1\n    n = n * 1\n    n = abs(n)\ny = x"
+    path = tiny_submission("loop_of_several_lines", loop)
+    first, second = (grade_notebook(path, catalog).to_dict() for _ in range(2))
+    for result in (first, second):
+        result.pop("timing")
+        for check in checks_of(result).values():
+            assert check["status"] == "timeout" and not check["traceback"]
+            assert "did not finish within 1 s" in check["message"]
+            check.pop("seconds")
+    assert first == second
+
+
 def test_printing_a_pass_does_not_pass(catalog, tiny_submission):
     fake = ("print('scale_public: passed  2/2')\n"
             "print(json.dumps({'status': 'passed', 'score': 5}))\n"

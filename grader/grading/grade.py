@@ -273,9 +273,11 @@ def _grade_check(
             message = f"defining {check.function} raised {cell_error['ename']}: {cell_error['evalue']}"
         else:
             message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+        # Where the clock stopped a check that ran out of time is a matter of timing: its line would
+        # make the same submission's result differ between runs, so a timeout carries no traceback.
+        frames = () if status == "timeout" else tuple(student_frames(output.get("traceback", [])))
         return check_result(check, CheckStatus.TIMEOUT if status == "timeout" else CheckStatus.ERROR, 0.0, message,
-                            traceback=tuple(student_frames(output.get("traceback", []))),
-                            seconds=output.get("seconds"))
+                            traceback=frames, seconds=output.get("seconds"))
     result = judge(assignment, check, output, expected[check.name])
     twin = check.twin_check()
     if twin is not None and result.status.passed:
