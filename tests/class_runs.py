@@ -34,8 +34,9 @@ class ClassRun:
         self.temp = Path(tempfile.mkdtemp(prefix="nl-"))  # short: kernels' sockets live below it
 
     def start(self, *extra: str, out: Path | None = None, preexec_fn=None) -> subprocess.Popen:
+        workers = [] if "--cluster" in extra else ["--workers", "2"]  # a cluster's workers are its own
         command = [sys.executable, "-m", "grader", "grade", str(self.folder), "--solutions", str(self.solutions),
-                   "--out", str(out or self.out), "--workers", "2", "-q", *extra]
+                   "--out", str(out or self.out), *workers, "-q", *extra]
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "TMPDIR": str(self.temp)}, start_new_session=True,
                                 preexec_fn=preexec_fn)

@@ -21,7 +21,7 @@ import pytest
 
 from grader.classrun import cluster as cluster_module
 from grader.classrun.batch import Settings, run_class
-from grader.classrun.cluster import Cluster, _with_paths, pack_assignments, start_local_cluster
+from grader.classrun.cluster import Cluster, pack_assignments, start_local_cluster
 from grader.classrun.intake import collect
 from grader.classrun.pool import descendants
 from grader.cli import main
@@ -34,6 +34,9 @@ SAMPLE_CLASS = ROOT / "sample_class"
 sys.path.insert(0, str(ROOT / "bench"))
 
 SLOW_CORRECT = "import time\ntime.sleep(0.7)\ny = factor * x"  # full marks, about 2 s a student
+# A student the tests kill workers under: slow enough that a kill lands while its kernel runs.
+SLOWER_CORRECT = "import time\ntime.sleep(3)\ny = factor * x"
+KILL_WAIT_SECONDS = 300  # only bounds a failure: each wait below is for a condition
 TINY_POINTS = 5.0
 
 
@@ -104,41 +107,52 @@ def client(local_cluster):
         yield c
 
 
-def slow_class(tiny_submission, folder: Path, students: int) -> Path:
+def slow_class(tiny_submission, folder: Path, students: int, *, victim: str | None = None) -> Path:
     for i in range(students):
-        tiny_submission(f"slow_correct_{i}", SLOW_CORRECT, folder=folder)
+        name = f"slow_correct_{i}"
+        tiny_submission(name, SLOWER_CORRECT if name == victim else SLOW_CORRECT, folder=folder)
     return folder
 
 
 def kill_worker_grading(client, student: str, *, times: int, errors: list) -> None:
-    """SIGKILL whichever worker process is grading ``student``, ``times`` times over."""
+    """SIGKILL whichever worker process is grading ``student`` in a kernel, ``times`` times over."""
     try:
         for _ in range(times):
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                busy = [w for w, keys in client.processing().items() if any(f"grade-{student}-" in k for k in keys)]
+            deadline = time.monotonic() + KILL_WAIT_SECONDS
+            busy = None
+            while busy is None and time.monotonic() < deadline:
                 try:
-                    started = busy and any(f"grade-{student}-" in k
-                                           for k in client.run(_running_keys, workers=busy).get(busy[0], []))
-                except Exception:  # that worker is just now dying or starting: ask again
-                    started = False
-                if started:
-                    break
-                time.sleep(0.1)
-            else:
-                raise AssertionError(f"{student} was never being graded")
-            time.sleep(0.5)  # well inside its kernel
-            pid = client.run(os.getpid, workers=busy)[busy[0]]
+                    grading = client.run(_grading_in_a_kernel)
+                except Exception:  # a worker is just now dying or starting: ask again
+                    grading = {}
+                busy = next((w for w, keys in grading.items() if any(f"grade-{student}-" in k for k in keys)), None)
+                if busy is None:
+                    time.sleep(0.05)
+            if busy is None:
+                raise AssertionError(f"{student} was never being graded in a kernel")
+            pid = client.run(os.getpid, workers=[busy])[busy]
             children = descendants(pid)
             os.kill(pid, signal.SIGKILL)
             errors.append(("killed", pid, children))
-            client.wait_for_workers(2, timeout=120)
+            client.wait_for_workers(2, timeout=KILL_WAIT_SECONDS)
     except BaseException as exc:  # reported by the test, not lost in a thread
         errors.append(("error", exc))
 
 
-def _running_keys(dask_worker) -> list[str]:
+def _grading_in_a_kernel(dask_worker) -> list[str]:
+    """The keys this worker is running, once a kernel's working directory exists below its plugin's folder."""
+    folders = [Path(p.folder) for p in dask_worker.plugins.values() if getattr(p, "folder", None)]
+    if not any(any(f.glob("w-*/grader-run-*")) for f in folders):
+        return []
     return [str(ts.key) for ts in dask_worker.state.tasks.values() if ts.state == "executing"]
+
+
+def wait_until(condition, what: str, limit: float = KILL_WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never saw {what}")
+        time.sleep(0.1)
 
 
 # --- the same gradebook as the local pool ---------------------------------------------------------
@@ -176,14 +190,40 @@ def test_a_rerun_on_the_cluster_grades_nothing_unchanged(sample_runs):
     assert (rerun.graded, rerun.unchanged) == (0, cluster_summary.graded)
 
 
-@pytest.mark.kernel
-def test_assignments_are_unpacked_once_per_worker_and_checked_by_hash(sample_runs, client):
-    _, digest = pack_assignments(Catalog(SOLUTIONS))
-    unpacked = client.run(lambda: sorted(cluster_module._folders))
-    assert unpacked and all(folders in ([], [digest]) for folders in unpacked.values())
-    assert any(folders == [digest] for folders in unpacked.values())
-    with pytest.raises(cluster_module.ClusterError, match="version hash"):
-        cluster_module._unpacked(b"not the archive", "0" * 64)
+def _what_the_plugin_holds(task: dict, plugin: str) -> dict:
+    """A stand-in for grading: where this worker's plugin unpacked the assignments, and what is there."""
+    from grader.classrun.clusterworker import _plugin
+
+    found = _plugin(plugin)
+    files = sorted(p.relative_to(found.assignments).as_posix() for p in found.assignments.rglob("*") if p.is_file())
+    return {"results": [{"folder": str(found.folder), "files": files}], "why": ""}
+
+
+def test_assignments_are_unpacked_once_per_worker_and_removed_when_the_run_ends(local_cluster, client):
+    catalog = Catalog(SOLUTIONS)
+    items = [{"student": f"s{i}", "notebooks": [], "assignments": []} for i in range(8)]
+    with Cluster(local_cluster.scheduler_address, {}, catalog, work=_what_the_plugin_holds) as cluster:
+        answers = list(cluster.run(items, task=lambda item: item))
+        plugin = cluster.plugin
+        during = client.run(lambda dask_worker: sorted(dask_worker.plugins))
+    assert all(plugin in names for names in during.values()), during
+    held = [a[1][0] for a in answers]
+    folders = {h["folder"] for h in held}
+    assert len(held) == 8 and 1 <= len(folders) <= 2, folders  # one folder per worker, not per student
+    version = catalog.version(catalog.get("optimization"))
+    assert all({"Optimization_methods.ipynb", "Optimization_methods.checks.py",
+                f".grader-cache/optimization-{version}.npz"} <= set(h["files"]) for h in held)
+    assert not [f for f in folders if Path(f).exists()], "the run's end removed each worker's folder"
+    after = client.run(lambda dask_worker: sorted(dask_worker.plugins))
+    assert not [names for names in after.values() if plugin in names], "and took the plugin off every worker"
+
+
+def test_assignments_that_do_not_match_their_hash_are_refused_in_one_line(local_cluster, monkeypatch):
+    monkeypatch.setattr(cluster_module, "pack_assignments", lambda catalog: (b"not the archive", "0" * 64))
+    with pytest.raises(cluster_module.ClusterError, match="do not match their version hash") as caught:
+        with Cluster(local_cluster.scheduler_address, {}, Catalog(SOLUTIONS), work=_stand_in):
+            pass
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.kernel
@@ -212,13 +252,13 @@ def test_synthetic_class_of_30_on_a_cluster_gets_the_pools_gradebook_and_the_pla
 @pytest.mark.kernel
 def test_a_worker_killed_mid_task_costs_a_retry_not_a_student(client, local_cluster, tiny_warm, tiny_submission,
                                                               tmp_path):
-    folder = slow_class(tiny_submission, tmp_path / "class", 4)
     victim, events = "slow_correct_1", []
+    folder = slow_class(tiny_submission, tmp_path / "class", 4, victim=victim)
     killer = threading.Thread(target=kill_worker_grading, args=(client, victim),
                               kwargs={"times": 1, "errors": events}, daemon=True)
     killer.start()
     summary, book = grade_class([folder], tiny_warm, tmp_path / "out", cluster=local_cluster.scheduler_address)
-    killer.join(timeout=180)
+    killer.join(timeout=KILL_WAIT_SECONDS)
     assert [e[0] for e in events] == ["killed"], events
     assert summary.status == "finished" and summary.crashed == 0
     found = results_per_student(book)
@@ -226,22 +266,19 @@ def test_a_worker_killed_mid_task_costs_a_retry_not_a_student(client, local_clus
     assert all(rows == [("graded", TINY_POINTS, "")] for rows in found.values()), found
     _, _, children = events[0]
     assert children, "the killed worker had a grading process"
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not [pid for pid in children if _alive(pid)], "the killed worker's grading process and kernels stopped"
+    wait_until(lambda: not any(_alive(pid) for pid in children), "the killed worker's grading process and kernels stop")
 
 
 @pytest.mark.kernel
 def test_a_student_that_two_workers_died_on_ends_as_a_result_with_the_reason(client, local_cluster, tiny_warm,
                                                                             tiny_submission, tmp_path):
-    folder = slow_class(tiny_submission, tmp_path / "class", 3)
     victim, events = "slow_correct_0", []
+    folder = slow_class(tiny_submission, tmp_path / "class", 3, victim=victim)
     killer = threading.Thread(target=kill_worker_grading, args=(client, victim),
                               kwargs={"times": 2, "errors": events}, daemon=True)
     killer.start()
     summary, book = grade_class([folder], tiny_warm, tmp_path / "out", cluster=local_cluster.scheduler_address)
-    killer.join(timeout=300)
+    killer.join(timeout=2 * KILL_WAIT_SECONDS)
     assert [e[0] for e in events] == ["killed", "killed"], events
     found = results_per_student(book)
     assert sorted(found) == [f"slow_correct_{i}" for i in range(3)]
@@ -395,10 +432,12 @@ def test_the_assignment_archive_is_reproducible_and_holds_what_workers_need(tiny
 
 
 def test_results_name_the_clients_paths_not_the_workers_copies():
+    from grader.classrun.clusterworker import with_paths
+
     here, there = "/tmp/grader-task-x/0/Tiny.ipynb", "class/ann \"a\"/Tiny.ipynb"
     unreadable = NotebookResult(student="ann", source={"path": here, "sha256": "ab"}, status=NotebookStatus.UNREADABLE,
                                 max_score=30.0, message=f"{here} is not valid JSON")
-    [moved] = _with_paths([unreadable], {here: there})
+    [moved] = with_paths([unreadable], {here: there})
     assert (moved.source, moved.message) == ({"path": there, "sha256": "ab"}, f"{there} is not valid JSON")
     assert (moved.status, moved.max_score, moved.student) == (NotebookStatus.UNREADABLE, 30.0, "ann")
 
@@ -421,5 +460,5 @@ def test_no_more_than_two_students_per_worker_are_in_flight(local_cluster):
     assert max(seen) == cluster_module.IN_FLIGHT_PER_WORKER * 2
 
 
-def _stand_in(task: dict, config: dict, bundle: bytes, digest: str) -> dict:
+def _stand_in(task: dict, plugin: str) -> dict:
     return {"results": [{"student": task["student"]}], "why": ""}

@@ -7,12 +7,15 @@ result files, reports and the gradebook exactly as with the pool.
 
 * **Assignments travel once.** The instructor folder (specs, scaffolds, support files and
   the reference outputs the client has just cached) is packed into one archive whose
-  SHA-256 is its version, copied to every worker, and unpacked there once per version.
-  Submissions travel as bytes with their task. Workers never read the client's files.
-* **The same task.** On each Dask worker, a one-process ``pool.Pool`` grades the student
-  (``pool.worker_main``: a warm fork server, a fresh contained kernel per student, the
-  same limits and containment report). That process watches the Dask worker, so a worker
-  killed with ``kill -9`` takes its kernels with it.
+  SHA-256 is its version; it travels inside the run's worker plugin
+  (``clusterworker.GradingPlugin``), which Dask sets up once on every worker, and which
+  checks the hash and unpacks it there. Submissions travel as bytes with their task.
+  Workers never read the client's files.
+* **The same task.** On each Dask worker, the plugin's one-process ``pool.Pool`` grades the
+  student (``pool.worker_main``: a warm fork server, a fresh contained kernel per student,
+  the same limits and containment report). That process watches the Dask worker, so a
+  worker killed with ``kill -9`` takes its kernels and its folder with it. The run's end
+  tears the plugin down on every worker: its grading process stops, its folder goes.
 * **Bounded.** At most ``IN_FLIGHT_PER_WORKER`` students per worker are submitted at a
   time, so the client's memory does not grow with the class.
 * **Faults.** The scheduler regrades a dead worker's student elsewhere; a student whose
@@ -20,32 +23,23 @@ result files, reports and the gradebook exactly as with the pool.
   as a ``crashed`` result with the reason. A lost scheduler stops the run with
   ``ClusterError``; Ctrl-C cancels every future and stops what workers are grading.
 
-``distributed`` is imported only here, and only when a cluster is asked for.
+``distributed`` is imported only here and in ``clusterworker``, and only when a cluster is asked for.
 """
 from __future__ import annotations
 
-import atexit
 import contextlib
-import dataclasses
 import gzip
 import hashlib
 import io
-import json
 import logging
-import multiprocessing
 import os
-import shutil
 import tarfile
-import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from grader.classrun.pool import STOP_SIGNAL, Pool
+from grader.classrun.scratch import CLUSTER_PREFIX, sweep_stale
 from grader.core.errors import EXIT_SOME_FAILED, UsageError
-from grader.core.results import NotebookResult
 
 LOCAL_PREFIX = "local:"
 IN_FLIGHT_PER_WORKER = 2
@@ -53,6 +47,7 @@ TASK_ATTEMPTS = 2  # a task that raises is sent once more before its student end
 LOCAL_ALLOWED_FAILURES = 1  # worker deaths a task may cause on local:N before it is given up
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", ".grader-cache"}
 CACHE_DIR = ".grader-cache"  # where a worker's catalog finds the shipped reference outputs
+PLUGIN_PREFIX = "nbautograde-"
 
 
 class ClusterError(UsageError):
@@ -114,16 +109,19 @@ class Cluster:
 
     def __init__(self, address: str, config: dict, catalog, *, work: Callable[..., dict] | None = None,
                  in_flight_per_worker: int = IN_FLIGHT_PER_WORKER):
-        """``work`` runs on the workers (default ``grade_on_worker``; the benchmark's stand-in replaces it)."""
+        """``work(task, plugin_name)`` runs on the workers (default ``clusterworker.grade_on_worker``;
+        the benchmark's stand-in replaces it)."""
+        from grader.classrun import clusterworker
+
         self.address, self.config, self.catalog = address, config, catalog
-        self.work = work or grade_on_worker
+        self.worker_side = clusterworker
+        self.work = work or clusterworker.grade_on_worker
         self.in_flight_per_worker = in_flight_per_worker
         self.kind, self.local_workers = parse_address(address)
         self.distributed = import_distributed()
         self.local: Any = None
         self.client: Any = None
-        self.bundle: Any = None  # the future of the packed assignments, on every worker
-        self.digest = ""
+        self.plugin = ""  # the name of this run's plugin on the workers, once registered
         self.pending: dict[Any, tuple[Any, int]] = {}  # future -> (item, attempt)
         self.size = 0
 
@@ -147,12 +145,16 @@ class Cluster:
             self.client.wait_for_workers(1, timeout=60)
             self.size = len(self.client.scheduler_info().get("workers", {}))
         self._check_workers()
-        data, self.digest = pack_assignments(self.catalog)
-        # A task, not scattered data: should every worker holding it die, the scheduler makes it again.
-        self.bundle = self.client.submit(_assignments, data, key=f"grader-assignments-{self.digest[:16]}")
-        with contextlib.suppress(Exception):  # only spares the first tasks a fetch; they fetch it anyway
-            self.distributed.wait(self.bundle, timeout=60)
-            self.client.replicate([self.bundle])
+        data, digest = pack_assignments(self.catalog)
+        name = f"{PLUGIN_PREFIX}{digest[:12]}-{os.urandom(4).hex()}"  # one per run: runs may share workers
+        config = {k: v for k, v in self.config.items() if k != "scratch"}  # the client's folder, not theirs
+        self.plugin = name  # before it is sent: the scheduler keeps even a plugin that failed, until removed
+        try:
+            self.client.register_plugin(self.worker_side.GradingPlugin(name, data, digest, config), name=name)
+        except Exception as exc:
+            self.__exit__()
+            raise ClusterError(f"the Dask workers could not prepare the assignments ({type(exc).__name__}: "
+                               f"{exc})") from None
         return self
 
     def _check_workers(self) -> None:
@@ -177,13 +179,18 @@ class Cluster:
             with contextlib.suppress(Exception):
                 if self.pending and self.client.status == "running":
                     self.client.cancel(list(self.pending), force=True)
-                    self.client.run(stop_grading, self.digest, wait=True)  # what workers were grading
+                    self.client.run(self.worker_side.stop_grading, self.plugin, wait=True)
+            with contextlib.suppress(Exception):
+                if self.plugin and self.client.status == "running":  # each worker's teardown: process, folder
+                    self.client.unregister_worker_plugin(self.plugin)
             with contextlib.suppress(Exception):
                 self.client.close(timeout=10)
         if self.local is not None:
             with contextlib.suppress(Exception):
                 self.local.close(timeout=30)
-        self.pending = {}
+            # Every worker of this run is gone now: what a killed one left unlocked goes too.
+            sweep_stale(prefix=CLUSTER_PREFIX, min_age=0)
+        self.pending, self.plugin = {}, ""
 
     def run(self, items: list, *, task: Callable[[Any], dict], before: Callable[[Any], None] = lambda item: None,
             tick: Callable[[], None] = lambda: None) -> Iterator[tuple[Any, list[dict] | None, str]]:
@@ -207,8 +214,8 @@ class Cluster:
 
     def _submit(self, item, task: Callable[[Any], dict], attempt: int) -> None:
         payload = travelling_task(task(item))
-        future = self.client.submit(self.work, payload, self.config, self.bundle, self.digest,
-                                    pure=False, key=f"grade-{_key_part(payload['student'])}-{os.urandom(4).hex()}")
+        key = f"grade-{_key_part(payload['student'])}-{os.urandom(4).hex()}"
+        future = self.client.submit(self.work, payload, self.plugin, pure=False, key=key)
         self.pending[future] = (item, attempt)
 
     def _wait_some(self) -> list:
@@ -285,120 +292,5 @@ def _grader_version() -> str:
     return __version__
 
 
-def _assignments(data: bytes) -> bytes:
-    return data
-
-
 def _key_part(student: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in student)[:40]
-
-
-# --- inside a Dask worker --------------------------------------------------------------------------
-
-_lock = threading.Lock()  # one student at a time per worker process: kernels share its user id
-_folders: dict[str, Path] = {}  # assignment version -> where it is unpacked on this worker
-_pool: dict[str, Any] = {}  # "key" and "pool": the grading process for the current version and config
-
-
-def grade_on_worker(task: dict, config: dict, bundle: bytes, digest: str) -> dict:
-    """Grade one student here: their notebooks written to a folder of their own, graded by this
-    worker's grading process; results carry the client's paths, as if graded there."""
-    with _lock:
-        folder = _unpacked(bundle, digest)
-        scratch = Path(tempfile.mkdtemp(prefix="grader-task-"))
-        try:
-            local, renames = [], {}
-            for index, (path, data) in enumerate(zip(task["notebooks"], task["data"])):
-                here = scratch / str(index) / Path(path).name
-                here.parent.mkdir()
-                if data is not None:
-                    here.write_bytes(data)
-                local.append(str(here))
-                renames[str(here)] = path
-            local_task = {"student": task["student"], "notebooks": local, "assignments": task["assignments"]}
-            with _children_allowed():  # the pool starts a new grading process after one died
-                pool = _grading_pool({**config, "solutions": str(folder), "cache_dir": ""}, digest)
-                [(_, results, why)] = list(pool.run([local_task], task=lambda t: t))
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return {"results": None if results is None else _with_paths(results, renames), "why": why}
-
-
-def _with_paths(results: list[NotebookResult], renames: dict[str, str]) -> list[NotebookResult]:
-    """Results naming the client's paths wherever they name this worker's copies; every other
-    value keeps its type (30 stays 30), so the result files are the pool's, byte for byte."""
-    return [_renamed(r, renames) for r in results]
-
-
-def _renamed(value: Any, renames: dict[str, str]) -> Any:
-    if isinstance(value, Enum):  # the statuses are str enums: keep them enums
-        return value
-    if isinstance(value, str):
-        for here, there in renames.items():
-            value = value.replace(here, there)
-        return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.replace(value, **{f.name: _renamed(getattr(value, f.name), renames)
-                                             for f in dataclasses.fields(value) if f.init})
-    if isinstance(value, (list, tuple)):
-        return type(value)(_renamed(v, renames) for v in value)
-    if isinstance(value, dict):
-        return {k: _renamed(v, renames) for k, v in value.items()}
-    return value
-
-
-def _unpacked(bundle: bytes, digest: str) -> Path:
-    if digest in _folders:
-        return _folders[digest]
-    if hashlib.sha256(bundle).hexdigest() != digest:
-        raise ClusterError("the assignments this worker received do not match their version hash")
-    folder = Path(tempfile.mkdtemp(prefix="grader-assignments-"))
-    atexit.register(shutil.rmtree, folder, True)
-    with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as archive:
-        if hasattr(tarfile, "data_filter"):  # Python 3.12, and the security releases before it
-            archive.extractall(folder, filter="data")
-        else:
-            archive.extractall(folder)  # our own archive, its hash just checked
-    _folders[digest] = folder
-    return folder
-
-
-def _grading_pool(config: dict, digest: str) -> Pool:
-    """This worker's one grading process, started again when the assignments or settings change."""
-    key = digest + json.dumps(config, sort_keys=True)
-    if _pool.get("key") != key:
-        if "pool" in _pool:
-            _pool.pop("pool").stop()
-        pool = Pool(1, config).__enter__()
-        atexit.register(pool.stop)
-        _pool.update(key=key, pool=pool)
-    return _pool["pool"]
-
-
-@contextlib.contextmanager
-def _children_allowed() -> Iterator[None]:
-    """Dask starts worker processes as daemons, which multiprocessing forbids to have children.
-    The grading process watches its parent and kills its kernels when it goes, which is what
-    that rule protects; so the rule is lifted while a task starts or replaces that process."""
-    me = multiprocessing.current_process()
-    daemon = me._config.get("daemon")  # type: ignore[attr-defined]
-    me._config["daemon"] = False  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        me._config["daemon"] = daemon  # type: ignore[attr-defined]
-
-
-def stop_grading(digest: str) -> bool:
-    """Run on every worker when the client stops: the student being graded here is stopped
-    (its grading process kills its kernels and exits). Returns whether one was."""
-    pool = _pool.get("pool")
-    if pool is None or not str(_pool.get("key", "")).startswith(digest):
-        return False
-    stopped = False
-    for worker in list(pool.workers):
-        if worker.item is not None and worker.process.is_alive():
-            with contextlib.suppress(OSError):
-                os.kill(worker.process.pid, STOP_SIGNAL)
-                stopped = True
-    return stopped

@@ -12,7 +12,9 @@ and waits on all of them at once. A worker:
 * answers every task with one result per notebook, even when the grader itself fails;
 * keeps its temporary files (the check inputs, every kernel's working directory) in one
   folder of its own, inside the run's (``config["scratch"]``), and removes it when it stops;
-  if it is killed outright, the parent removes the run's folder with it.
+  if it is killed outright, the parent removes the run's folder with it. When the parent is
+  the one killed, the worker also removes ``config["owner_folder"]`` if given (a Dask
+  worker's folder, which has no one else left to remove it).
 
 A worker that dies while grading costs only its student; the pool starts a new one.
 """
@@ -160,7 +162,14 @@ def worker_main(conn, config: dict, parent: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop_worker(cleanup=cleanup))
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    threading.Thread(target=_watch_parent, args=(parent, cleanup), daemon=True).start()
+    owner = config.get("owner_folder")
+
+    def orphaned() -> None:  # the parent was killed outright: nobody else is left to remove its folder
+        cleanup()
+        if owner:
+            shutil.rmtree(owner, ignore_errors=True)
+
+    threading.Thread(target=_watch_parent, args=(parent, orphaned), daemon=True).start()
 
     catalog = Catalog(Path(config["solutions"]), cache_dir=Path(config["cache_dir"]) if config["cache_dir"] else None)
     while True:
@@ -170,7 +179,11 @@ def worker_main(conn, config: dict, parent: int) -> None:
             break
         if task is None:
             break
-        conn.send(grade_task(task, catalog, config, inputs, server))
+        results = grade_task(task, catalog, config, inputs, server)
+        try:
+            conn.send(results)
+        except OSError:  # the parent is gone (killed): the watch on it ends this worker
+            break
     stop_worker(code=0, cleanup=cleanup)
 
 

@@ -7,6 +7,10 @@ worker keeps its check inputs and its kernels' working directories in a folder i
 behind either. While the run lives it holds a lock on a file inside the folder; a run
 that was itself killed with ``kill -9`` leaves its folder unlocked, and the next run
 removes it.
+
+A Dask worker keeps its files the same way, in a ``grader-cluster-*`` folder of its own
+(``held_folder``): a worker killed outright leaves it unlocked, and the next worker to
+start on that machine, or the client that ran a ``local:N`` cluster, removes it.
 """
 from __future__ import annotations
 
@@ -17,8 +21,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 PREFIX = "grader-class-"
+CLUSTER_PREFIX = "grader-cluster-"  # a Dask worker's folder (classrun.clusterworker)
 LOCK = ".in-use"
 STALE_SECONDS = 60  # younger unlocked folders may belong to a run that is still starting
 
@@ -37,14 +43,39 @@ def run_scratch() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def sweep_stale(parent: Path | None = None) -> list[Path]:
-    """Remove the folders of runs that were killed outright; returns what was removed."""
+def held_folder(prefix: str) -> tuple[Path, IO[str]]:
+    """A fresh folder in the temporary directory whose lock is held until the handle is closed.
+
+    It is made and locked under a hidden name, then renamed: a folder under its visible name
+    is always locked while its owner lives, so sweeping it needs no grace period.
+    """
+    for _ in range(10):
+        hidden = Path(tempfile.mkdtemp(prefix="." + prefix))
+        os.chmod(hidden, 0o711)  # kernels' own users pass through to their working directories
+        handle = open(hidden / LOCK, "w")
+        _lock(handle)
+        folder = hidden.with_name(hidden.name[1:])
+        try:
+            os.rename(hidden, folder)  # fails rather than replace: the visible one holds its lock file
+        except OSError:
+            handle.close()
+            shutil.rmtree(hidden, ignore_errors=True)
+            continue
+        return folder, handle
+    raise OSError(f"could not make a {prefix}* folder in {tempfile.gettempdir()}")
+
+
+def sweep_stale(parent: Path | None = None, *, prefix: str = PREFIX, min_age: float = STALE_SECONDS) -> list[Path]:
+    """Remove the unlocked folders of owners that were killed outright; returns what was removed.
+
+    ``min_age`` spares folders made so recently that their owner may not hold the lock yet.
+    """
     parent = Path(parent or tempfile.gettempdir())
     removed = []
-    for folder in parent.glob(PREFIX + "*"):
+    for folder in parent.glob(prefix + "*"):
         try:
             if not folder.is_dir() or folder.stat().st_uid != os.getuid() or \
-                    time.time() - folder.stat().st_mtime < STALE_SECONDS:
+                    time.time() - folder.stat().st_mtime < min_age:
                 continue
             with open(folder / LOCK, "a") as handle:
                 if not _lock(handle, wait=False):
