@@ -73,6 +73,7 @@ def grade_class(
     what a function gets when the student's whole definition scores higher than its regions
     (``regions``, ``best``, or ``strict`` for no second opinion; docs/checks.md).
     ``late_policy`` (from grader.toml) decides the penalties the overview and reports show.
+    ``cluster``: grade on a Dask cluster, a scheduler address or ``local:N`` (docs/cluster.md).
     """
     from grader.classrun.batch import Settings, run_class
     from grader.classrun.intake import collect
