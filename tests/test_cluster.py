@@ -442,7 +442,7 @@ def test_results_name_the_clients_paths_not_the_workers_copies():
     assert (moved.status, moved.max_score, moved.student) == (NotebookStatus.UNREADABLE, 30.0, "ann")
 
 
-def test_no_more_than_two_students_per_worker_are_in_flight(local_cluster):
+def test_no_more_than_two_students_per_worker_are_in_flight(local_cluster, client):
     """The client's memory does not grow with the class: a stand-in task, every student answered."""
     catalog = Catalog(SOLUTIONS)
     seen: list[int] = []
@@ -457,7 +457,7 @@ def test_no_more_than_two_students_per_worker_are_in_flight(local_cluster):
         answers = list(cluster.run(items, task=lambda item: item))
     assert sorted(a[0]["student"] for a in answers) == sorted(f"s{i}" for i in range(20))
     assert all(a[1] == [{"student": a[0]["student"]}] and a[2] == "" for a in answers)
-    assert max(seen) == cluster_module.IN_FLIGHT_PER_WORKER * 2
+    assert cluster.size == 2 and max(seen) == cluster_module.IN_FLIGHT_PER_WORKER * 2
 
 
 def _stand_in(task: dict, plugin: str) -> dict:

@@ -17,7 +17,8 @@ result files, reports and the gradebook exactly as with the pool.
   worker killed with ``kill -9`` takes its kernels and its folder with it. The run's end
   tears the plugin down on every worker: its grading process stops, its folder goes.
 * **Bounded.** At most ``IN_FLIGHT_PER_WORKER`` students per worker are submitted at a
-  time, so the client's memory does not grow with the class.
+  time, so the client's memory does not grow with the class; the workers are counted again
+  every few seconds, so workers that join later (a SLURM job starting) get students too.
 * **Faults.** The scheduler regrades a dead worker's student elsewhere; a student whose
   task killed ``allowed-failures + 1`` workers (two on ``local:N``) or raised twice ends
   as a ``crashed`` result with the reason. A lost scheduler stops the run with
@@ -34,6 +35,7 @@ import io
 import logging
 import os
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ from grader.core.errors import EXIT_SOME_FAILED, UsageError
 
 LOCAL_PREFIX = "local:"
 IN_FLIGHT_PER_WORKER = 2
+WORKER_COUNT_SECONDS = 5.0  # how often a run counts the cluster's workers again, for how many tasks to keep in flight
 TASK_ATTEMPTS = 2  # a task that raises is sent once more before its student ends as crashed
 LOCAL_ALLOWED_FAILURES = 1  # worker deaths a task may cause on local:N before it is given up
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", ".grader-cache"}
@@ -196,9 +199,13 @@ class Cluster:
             tick: Callable[[], None] = lambda: None) -> Iterator[tuple[Any, list[dict] | None, str]]:
         """(item, results, "") per item as it finishes; (item, None, why) when it could not be graded."""
         waiting = list(reversed(items))
-        limit = max(2, self.in_flight_per_worker * self.size)
+        counted = time.monotonic()
         while waiting or self.pending:
-            while waiting and len(self.pending) < limit:
+            if time.monotonic() - counted > WORKER_COUNT_SECONDS:  # workers join (jobqueue, adaptive) and leave
+                counted = time.monotonic()
+                with contextlib.suppress(Exception):
+                    self.size = len(self.client.scheduler_info().get("workers", {})) or self.size
+            while waiting and len(self.pending) < max(2, self.in_flight_per_worker * self.size):
                 item = waiting.pop()
                 before(item)
                 self._submit(item, task, 1)
