@@ -52,6 +52,7 @@ def test_grade_a_folder_writes_results_and_reports(capsys, tiny_warm, tiny_submi
     lines = stdout.splitlines()
     alice_line = next(line for line in lines if line.startswith("alice"))
     bob_line = next(line for line in lines if line.startswith("bob"))
+    assert lines.index(alice_line) < lines.index(bob_line)  # student order, whichever finished first
     assert alice_line.endswith(f"{alice['score']:g} / {alice['max_score']:g}")
     assert bob_line.endswith(f"0 / {bob['max_score']:g}")
 

@@ -279,6 +279,24 @@ def test_version_and_a_wrong_option_prints_the_subcommands_usage(capsys):
     assert err.startswith("usage: grader review") and "unrecognized arguments: --colour" in err
 
 
+@pytest.mark.parametrize("argv, usage", [
+    (["grade", "class", "--colour"], "usage: grader grade"),
+    (["export", "canvas", "--colour"], "usage: grader export canvas"),
+    (["export", "moodle", "--identifier", "nickname"], "usage: grader export moodle"),
+    (["override", "ada", "lab", "--points", "1", "--reason", "x", "--colour"], "usage: grader override"),
+    (["list", "--colour"], "usage: grader list"),
+    (["init", "--colour"], "usage: grader init"),
+    (["feedback", "--colour"], "usage: grader feedback"),
+    (["check", "nb.ipynb", "--colour"], "usage: grader check"),
+])
+def test_a_wrong_option_prints_that_subcommands_usage_and_exits_2(capsys, argv, usage):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(usage), err
+    assert "Traceback" not in err
+
+
 def test_every_option_of_every_command_has_help():
     import argparse
 
