@@ -61,6 +61,19 @@ def test_canvas_late_flag_and_latest_attempt_wins(tmp_path, catalog):
     assert (opt.path.read_bytes() == lms_class.notebook_bytes("opt_written_differently"))
 
 
+@pytest.mark.parametrize("marker", ["_LATE", "_late"])
+def test_canvas_late_marker_in_either_case_on_an_unpacked_download(tmp_path, catalog, marker):
+    """An unpacked Canvas download (a plain folder) reads as the zip does; the marker's case does not matter."""
+    touch(tmp_path / "dl" / f"doejane{marker}_101_885501_Optimization_methods.ipynb",
+          lms_class.notebook_bytes("opt_reference_code").decode())
+    touch(tmp_path / "dl" / "doejane_101_883301_Initialization.ipynb",
+          lms_class.notebook_bytes("init_reference_code").decode())
+    intake = collect([tmp_path / "dl"], extract_to=tmp_path / "out", catalog=catalog)
+    assert intake.presets == {str(tmp_path / "dl"): "canvas"}
+    (jane,) = intake.students
+    assert {s.assignment: s.late for s in jane.submissions} == {"initialization": False, "optimization": True}
+
+
 def test_a_name_that_tells_nothing_leaves_the_assignment_to_the_content(tmp_path, catalog):
     intake = collect(lms_class.canvas_zips(tmp_path / "dl"), extract_to=tmp_path / "out", catalog=catalog)
     li = by_key(intake)["103"]
