@@ -370,3 +370,14 @@ def test_feedback_reads_the_course_file_and_hands_out_final_scores(capsys, tmp_p
     assert out.strip() == f"1 feedback pages in {tmp_path / 'marks' / 'feedback'}"
     page = json.loads((tmp_path / "marks" / "feedback" / "ada" / "feedback.json").read_text(encoding="utf-8"))
     assert [r["score"] for r in page] == [pytest.approx(8)]  # 10 less 20%
+
+
+def test_feedback_without_a_gradebook_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / FILE_NAME).write_text(f'[course]\nsolutions = "{root / "solutions"}"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "feedback")
+    assert code == 2 and out == ""
+    assert err.startswith("error: no gradebook at reports/gradebook.sqlite") and len(err.strip().splitlines()) == 1
