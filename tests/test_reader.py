@@ -60,6 +60,12 @@ def test_bad_json_gives_line_and_column(tmp_path):
     assert "line 3, column 5" in message
 
 
+def test_a_cut_string_reads_as_one_sentence(tmp_path):
+    message = reason(write(tmp_path, b'{"cells": [{"source": "unfinished'))
+    assert "Unterminated string starting at (line 1, column 23)" in message
+    assert " at at " not in message
+
+
 def test_truncated_download(tmp_path):
     text = json.dumps(v4_notebook(), indent=1)
     message = reason(write(tmp_path, text[: len(text) // 2].encode()))

@@ -50,7 +50,8 @@ def parse_notebook(raw: bytes) -> NotebookNode:
     except json.JSONDecodeError as exc:
         if _looks_like_python(text):
             raise ReadError("this looks like a Python script, not a notebook (.ipynb is JSON)") from None
-        raise ReadError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        # json's own messages may end in "at" ("Unterminated string starting at"): the place goes apart.
+        raise ReadError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise ReadError("valid JSON, but not a notebook: there is no 'cells' list")
     major = data.get("nbformat")
