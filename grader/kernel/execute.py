@@ -56,6 +56,7 @@ class Call:
     kwargs: dict[str, Any]
     seed: int | None = None
     observe: tuple[str, ...] = ()
+    project: str | None = None  # "module:function" in the job's files, applied in the kernel
 
 
 @dataclass
@@ -115,7 +116,8 @@ def serving(options: Options | None) -> Iterator[Options]:
 def write_inputs(calls: list[Call], path: Path) -> Path:
     arrays: list = []
     skeleton = {c.check: {"function": c.function, "kwargs": encode(c.kwargs, arrays),
-                          "seed": c.seed, "observe": list(c.observe)} for c in calls}
+                          "seed": c.seed, "observe": list(c.observe), "project": c.project}
+                for c in calls}
     write_npz(str(path), skeleton, arrays)
     return path
 
@@ -148,7 +150,8 @@ def _prepare(job: Job, job_dir: Path) -> Path:
         write_inputs(job.calls, job_dir / "inputs.npz")
     spec = {"cells": job.cells, "defines": {str(k): v for k, v in job.defines.items()},
             "checks": [c.check for c in job.calls], "check_seconds": job.limits.cell_seconds,
-            "output_chars": job.limits.output_bytes}
+            "output_chars": job.limits.output_bytes,
+            "projections": sorted({c.project for c in job.calls if c.project})}
     (job_dir / "job.json").write_text(json.dumps(spec), encoding="utf-8")
     return job_dir
 

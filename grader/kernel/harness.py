@@ -31,6 +31,7 @@ _json_dump, _json_load, _exists, _join, _replace, _exit = (json.dump, json.load,
                                                            os.replace, os._exit)
 _open, _seed, _setitimer, _signal, _getsignal = open, np.random.seed, signal.setitimer, signal.signal, signal.getsignal
 _perf_counter = time.perf_counter
+_exec, _compile = exec, compile
 # Once a function has run out of time, each of its further checks gets at most this long.
 AFTER_TIMEOUT_SECONDS = 2.0
 
@@ -87,12 +88,14 @@ class KernelHarness:
         self.job_dirs = []
         self.timed_out = set()  # functions that ran out of time in the current job
         self.written = {}  # result file -> (stamp, what was written), to undo tampering
+        self.projections = {}  # "module:function" -> the function, loaded before the job's cells
 
     def run_job(self, job_dir, stopped_by=None):
         with _open(_join(job_dir, "job.json"), encoding="utf-8") as fh:
             job = _json_load(fh)
         out_dir = _join(job_dir, "out")
         self._enter(job_dir)
+        self.projections = _load_projections(job_dir, job.get("projections", []))
         namespace = {"__name__": "__main__", "__builtins__": builtins}
         self.timed_out, self.written = set(), {}
         graded = {}
@@ -187,6 +190,8 @@ class KernelHarness:
             self.timed_out.add(spec["function"])
         out_arrays = []
         try:  # the returned value's own methods are student code too: encoded before the guard looks
+            if out["status"] == "ok" and spec.get("project") in self.projections:
+                out = self._projected(out, self.projections[spec["project"]])
             skeleton_out = encode(out, out_arrays)
         except BaseException as exc:  # an output we cannot even describe
             skeleton_out = encode({"status": "error", "ename": type(exc).__name__,
@@ -197,6 +202,19 @@ class KernelHarness:
         self.written[out_path] = (_stamp(out_path), skeleton_out, out_arrays)
         if changed:  # what it broke may not be put back (closed sockets, threads): a fresh kernel goes on
             _exit(0)
+
+    @staticmethod
+    def _projected(out, project):
+        """``out`` with its value replaced by the check's projection, computed as the grader would
+        compute it: from the value as the grader would decode it (no object of the student's)."""
+        arrays = []
+        skeleton = encode(out["value"], arrays)
+        value = decode(skeleton, {"a%d" % i: a for i, a in enumerate(arrays)})
+        try:
+            projected = project(value)
+        except Exception as exc:  # the output did not have the expected form: the grader says so
+            return {**out, "value": None, "unprojectable": ("%s: %s" % (type(exc).__name__, exc))[:1000]}
+        return {**out, "value": projected, "projected": True}
 
     def _restore_outputs(self):
         """Rewrite any result file that code run after it changed (a student spoiling files)."""
@@ -243,6 +261,25 @@ def _mark(out_dir, step):
     """Which step the harness is on, for the grader's watch on a silent kernel."""
     with _open(_join(out_dir, "step"), "w") as fh:
         fh.write(step)
+
+
+def _load_projections(job_dir, refs):
+    """The projections a job's checks name, from the job's own copy of their file, loaded before
+    any of its cells run and kept out of ``sys.modules``, so student code cannot swap them. One
+    that does not load is left to the grader, which applies it to the full output."""
+    found, modules = {}, {}
+    for ref in refs:
+        module, _, name = ref.partition(":")
+        try:
+            if module not in modules:
+                path = _join(job_dir, module + ".py")
+                modules[module] = {"__name__": "__grader_projection_%s__" % module, "__file__": path}
+                with _open(path, encoding="utf-8") as fh:
+                    _exec(_compile(fh.read(), path, "exec"), modules[module])
+            found[ref] = modules[module][name]
+        except Exception:
+            continue
+    return found
 
 
 def _undefined(name):
