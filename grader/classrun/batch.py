@@ -36,9 +36,14 @@ from grader.classrun.pool import Pool, crashed_result
 from grader.classrun.progress import Progress
 from grader.classrun.scratch import run_scratch
 from grader.core.errors import EXIT_SOME_FAILED, GraderError, UsageError
-from grader.core.files import sha256_of
 from grader.core.records import Student
 from grader.core.results import CheckStatus, NotebookResult, NotebookStatus
+from grader.notebook.reader import Snapshot, snapshot
+
+# Planning reads each submission once; the bytes of those to grade are kept, up to this much in
+# all, and sent to the worker, which grades them without opening the file again. Beyond it a
+# worker reads the file itself, and its result claims the hash of what it read.
+KEPT_BYTES = 256 * 2**20
 
 if TYPE_CHECKING:
     from grader.reports.annotated import AnnotatedRenderer
@@ -167,7 +172,8 @@ def _run(intake: Intake, catalog, settings: Settings, summary: Summary, out: Pat
         writer = _Writer(book, summary, out, catalog, _quiet_progress(on_result, progress),
                          best=settings.attempt == "best")
         try:
-            plans = [_plan(work, book, catalog, settings) for work in intake.students]
+            budget = _Budget(KEPT_BYTES)
+            plans = [_plan(work, book, catalog, settings, budget) for work in intake.students]
             todo = [p for p in plans if p.to_grade]
             for plan in plans:
                 if not plan.to_grade:
@@ -224,6 +230,8 @@ class _Plan:
     work: StudentWork
     items: list[Item]
     to_grade: list[int]  # indexes into subs (and items) of what to grade now
+    # what planning read of each one to grade, until it is sent (None: over the budget)
+    snapshots: dict[int, Snapshot | None] = field(default_factory=dict)
 
     @property
     def subs(self) -> list:
@@ -231,31 +239,48 @@ class _Plan:
         return [*self.work.submissions, *self.work.superseded]
 
 
-def _plan(work: StudentWork, book: Gradebook, catalog, settings: Settings) -> _Plan:
-    items, to_grade = [], []
-    for index, sub in enumerate(work.submissions):
-        digest = sha256_of(sub.path)
-        reused = None if settings.force else book.reusable_result(
-            work.student.key, digest, sub.assignment, settings.fallback, lambda slug: version_of(catalog, slug),
-            review_policy=settings.review_policy)
-        items.append(Item(path=sub.path, name=sub.name, sha256=digest, requested=sub.assignment,
-                          attempt=sub.attempt, late=sub.late, action="unchanged" if reused else "graded",
-                          reused=reused, fallback=settings.fallback, submitted=sub.submitted))
-        if reused is None:
-            to_grade.append(index)
+class _Budget:
+    """How many bytes of planned submissions may still be kept for their workers."""
+
+    def __init__(self, left: int):
+        self.left = left
+
+    def keep(self, read: Snapshot) -> Snapshot | None:
+        size = len(read.data or b"")
+        if size > self.left:
+            return None
+        self.left -= size
+        return read
+
+
+def _plan(work: StudentWork, book: Gradebook, catalog, settings: Settings, budget: _Budget) -> _Plan:
+    plan = _Plan(work, [], [])
+    for sub in work.submissions:
+        _plan_one(plan, sub, book, catalog, settings, budget, superseded=False)
     for sub in work.superseded:
-        digest = sha256_of(sub.path)
-        reused = None
-        if settings.attempt == "best":  # a candidate too: graded, or its earlier result reused
-            reused = None if settings.force else book.reusable_result(
-                work.student.key, digest, sub.assignment, settings.fallback, lambda slug: version_of(catalog, slug),
-                review_policy=settings.review_policy)
-            if reused is None:
-                to_grade.append(len(items))
-        items.append(Item(path=sub.path, name=sub.name, sha256=digest, requested=sub.assignment,
-                          attempt=sub.attempt, late=sub.late, action="superseded", reused=reused,
-                          fallback=settings.fallback, submitted=sub.submitted))
-    return _Plan(work, items, to_grade)
+        _plan_one(plan, sub, book, catalog, settings, budget, superseded=True)
+    return plan
+
+
+def _plan_one(plan: _Plan, sub, book: Gradebook, catalog, settings: Settings, budget: _Budget, *,
+              superseded: bool) -> None:
+    """One submission's item: reused from the gradebook, or to grade now (with what was read of it).
+
+    A superseded attempt is a candidate only with ``--attempt best``: graded, or its result reused.
+    """
+    read = snapshot(sub.path)  # the one read of this file in the run's parent
+    candidate = not superseded or settings.attempt == "best"
+    reused = None
+    if candidate and not settings.force:
+        reused = book.reusable_result(plan.work.student.key, read.sha256, sub.assignment, settings.fallback,
+                                      lambda slug: version_of(catalog, slug), review_policy=settings.review_policy)
+    if candidate and reused is None:
+        plan.to_grade.append(len(plan.items))
+        plan.snapshots[len(plan.items)] = budget.keep(read)
+    action = "superseded" if superseded else "unchanged" if reused else "graded"
+    plan.items.append(Item(path=sub.path, name=sub.name, sha256=read.sha256, requested=sub.assignment,
+                           attempt=sub.attempt, late=sub.late, action=action, reused=reused,
+                           fallback=settings.fallback, submitted=sub.submitted))
 
 
 def version_of(catalog, slug: str | None) -> str:
@@ -303,6 +328,7 @@ class _Writer:
             if item.action == "superseded":
                 if index in fresh:  # graded as a candidate (--attempt best): kept for the next run
                     item.result = fresh[index]
+                    _file_under_what_was_graded(item, item.result)
                     item.version = version_of(self.catalog, item.result.assignment.slug
                                               if item.result.assignment else None)
                 continue
@@ -310,6 +336,7 @@ class _Writer:
             changed = index in fresh
             if changed:
                 result = replace(fresh[index], attempt=attempt)
+                _file_under_what_was_graded(item, result)
             else:
                 result = NotebookResult.from_dict(self.book.result(item.reused))
                 if result.attempt != attempt:  # the same file, but now with an earlier or later attempt beside it
@@ -367,6 +394,14 @@ class _Writer:
             s.crashed += 1
         elif any(c.status is CheckStatus.TIMEOUT for c in result.checks):
             s.timed_out += 1
+
+
+def _file_under_what_was_graded(item: Item, result: NotebookResult) -> None:
+    """A worker that read the file itself (its bytes were over the budget) grades what it read:
+    if the file changed after planning, the gradebook files the result under that content's hash."""
+    graded = (result.source or {}).get("sha256")
+    if graded and graded != item.sha256:
+        item.sha256 = graded
 
 
 def _best_attempts(plan: _Plan, fresh: dict[int, NotebookResult],
@@ -573,17 +608,16 @@ class _Warmer:
             sub = plan.subs[index]
             if sub.assignment in self.warm:
                 continue
-            assignment = self._assignment_of(sub.path, sub.assignment)
+            assignment = self._assignment_of(plan.snapshots.get(index) or snapshot(sub.path), sub.assignment)
             if assignment is not None and assignment.slug not in self.warm:
                 self.catalog.expected(assignment)
                 self.warm.add(assignment.slug)
 
-    def _assignment_of(self, path: Path, slug: str | None):
-        from grader.notebook.reader import ReadError, read_notebook
+    def _assignment_of(self, read: Snapshot, slug: str | None):
+        from grader.notebook.reader import ReadError
 
-        try:
-            nb = read_notebook(path)
-        except ReadError:
+        nb = read.notebook()
+        if isinstance(nb, ReadError):
             return None
         if slug:
             return self.catalog.get(slug)
@@ -622,6 +656,9 @@ def _worker_config(catalog, settings: Settings) -> dict:
 
 
 def _task(plan: _Plan) -> dict:
+    """What a worker needs for one student. The planned bytes go with it once and are let go
+    here; should the task be sent again (a cluster's retry), the worker reads the files."""
     subs = [plan.subs[i] for i in plan.to_grade]
     return {"student": plan.work.student.key, "notebooks": [str(s.path) for s in subs],
-            "assignments": [s.assignment for s in subs]}
+            "assignments": [s.assignment for s in subs],
+            "snapshots": [plan.snapshots.pop(i, None) for i in plan.to_grade]}

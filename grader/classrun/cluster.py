@@ -257,14 +257,19 @@ class Cluster:
 
 
 def travelling_task(task: dict) -> dict:
-    """The pool's task with each notebook's bytes, read now (a file that cannot be read travels as None)."""
+    """The pool's task with each notebook's bytes: those planning read (``snapshots``), else read
+    now (a file that cannot be read travels as None)."""
+    snapshots = task.get("snapshots") or [None] * len(task["notebooks"])
     data: list[bytes | None] = []
-    for path in task["notebooks"]:
+    for path, read in zip(task["notebooks"], snapshots):
+        if read is not None and read.data is not None:
+            data.append(read.data)
+            continue
         try:
             data.append(Path(path).read_bytes())
         except OSError:
             data.append(None)
-    return {**task, "data": data}
+    return {**{k: v for k, v in task.items() if k != "snapshots"}, "data": data}
 
 
 def pack_assignments(catalog) -> tuple[bytes, str]:

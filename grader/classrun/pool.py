@@ -209,7 +209,7 @@ def grade_task(task: dict, catalog, config: dict, inputs=None, server=None) -> l
     notebooks = [Path(p) for p in task["notebooks"]]
     try:
         return grade_student(notebooks, catalog, student=task["student"], assignments=task["assignments"],
-                             fallback=config["fallback"], inputs=inputs,
+                             fallback=config["fallback"], inputs=inputs, snapshots=task.get("snapshots"),
                              review_policy=config.get("review_policy", "regions"), **_engine_options(config, server))
     except Exception as exc:
         message = f"the grader failed on this student: {type(exc).__name__}: {exc}"

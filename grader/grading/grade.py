@@ -6,7 +6,6 @@ side) raises.
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from dataclasses import replace
@@ -18,7 +17,6 @@ from grader import __version__
 from grader.checks.compare import Difference, Verdict, compare
 from grader.checks.score import check_points
 from grader.checks.spec import Assignment, Check, Expected
-from grader.core.files import sha256_of
 from grader.core.results import (
     AssignmentInfo,
     CheckResult,
@@ -35,7 +33,7 @@ from grader.grading.catalog import Catalog
 from grader.grading.pipeline import Plan, PreparedInputs, Run, observed_output, plan, prepared, run_plans
 from grader.kernel.execute import Options, serving
 from grader.notebook.build import FunctionBuild
-from grader.notebook.reader import ReadError, parse_notebook, read_submission_bytes
+from grader.notebook.reader import ReadError, Snapshot, snapshot
 
 
 def grade_notebook(
@@ -55,34 +53,39 @@ def grade_student(
     fallback: bool = True, limits: dict | None = None, options: Options | None = None,
     inputs: PreparedInputs | None = None,
     review_policy: ReviewPolicy | str = ReviewPolicy.REGIONS,
+    snapshots: list[Snapshot | None] | None = None,
 ) -> list[NotebookResult]:
     """Grade all of one student's notebooks in one kernel; one result per notebook, in order.
 
     ``assignments`` optionally names each notebook's assignment (None: recognise it);
     ``limits`` overrides kernel limits (names as in ``containment.Limits``); ``options``
     says how kernels start and which folders they must not see, and may hold the caller's
-    fork server (``Options.server``; without one, a server lives for this call only). ``inputs`` (kept open by
-    the caller, as a worker does for all its students) saves writing the check inputs again;
-    without it they are written for this call and removed after it. ``review_policy`` says
-    what a function gets when the student's whole definition scores higher than its
-    regions (``regions``, ``best``; ``strict`` runs no second opinion).
+    fork server (``Options.server``; without one, a server lives for this call only).
+    ``inputs`` (kept open by the caller, as a worker does for all its students) saves writing
+    the check inputs again; without it they are written for this call and removed after it.
+    ``review_policy`` says what a function gets when the student's whole definition scores
+    higher than its regions (``regions``, ``best``; ``strict`` runs no second opinion).
+    ``snapshots`` holds, per notebook, the bytes and hash the caller already read (a class
+    run's planning): those are graded, and the file is not opened again; None: read it now.
     """
     # The fork server (unless the caller owns one) starts importing now, while the notebooks
     # are read and built, and stops when this student is done.
     with prepared(inputs) as ready, serving(options) as served:
         return _grade_student(notebooks, catalog, student, assignments, fallback, limits, served, ready,
-                              ReviewPolicy(review_policy))
+                              ReviewPolicy(review_policy), snapshots or [None] * len(notebooks))
 
 
 def _grade_student(notebooks: list[Path], catalog: Catalog, student: str, assignments: list[str | None] | None,
                    fallback: bool, limits: dict | None, options: Options,
-                   inputs: PreparedInputs, policy: ReviewPolicy) -> list[NotebookResult]:
+                   inputs: PreparedInputs, policy: ReviewPolicy,
+                   snapshots: list[Snapshot | None]) -> list[NotebookResult]:
     started = time.perf_counter()
     wanted = assignments or [None] * len(notebooks)
     results: list[NotebookResult | None] = []
     plans: list[tuple[int, Plan, dict, Assignment]] = []
-    for path, name in zip(map(Path, notebooks), wanted):
-        source, nb = _read(path)
+    for path, name, taken in zip(map(Path, notebooks), wanted, snapshots):
+        read = taken or snapshot(path)  # one read of the file: these bytes are graded, this hash claimed
+        source, nb = {"path": str(path), "sha256": read.sha256}, read.notebook()
         if isinstance(nb, ReadError):
             results.append(failed_result(catalog, student, source, NotebookStatus.UNREADABLE, str(nb),
                                          _guess(catalog, path, name)))
@@ -227,19 +230,6 @@ def default_hidden(catalog: Catalog, notebooks: list[Path], extra: list[str]) ->
             continue
         hidden.append(str(real))
     return sorted(set(hidden))
-
-
-def _read(path: Path) -> tuple[dict, NotebookNode | ReadError]:
-    """The submission's source record and its notebook (or why it is none), reading the file once."""
-    try:
-        raw = read_submission_bytes(path)
-    except ReadError as exc:  # too large or not there: hashed as it is, if it can be read at all
-        return {"path": str(path), "sha256": sha256_of(path)}, exc
-    source = {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest()}
-    try:
-        return source, parse_notebook(raw)
-    except ReadError as exc:
-        return source, exc
 
 
 def _guess(catalog: Catalog, path: Path, wanted: str | None) -> Assignment | None:

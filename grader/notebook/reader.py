@@ -1,8 +1,10 @@
 """Read a notebook from disk, or say in one line why it cannot be read."""
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -13,6 +15,50 @@ MAX_BYTES = 100 * 1024 * 1024
 
 class ReadError(Exception):
     """The file is not a notebook we can grade; ``str(err)`` is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One read of a submitted file: its bytes (or why it cannot be a notebook) and their SHA-256.
+
+    A class run takes it while planning and hands it to the worker, which parses these bytes
+    rather than opening the file again: what is graded is what was hashed.
+    """
+
+    sha256: str  # "" when the file could not be opened
+    data: bytes | None = None  # None: ``problem`` says why there is nothing to parse
+    problem: str = ""
+
+    def notebook(self) -> NotebookNode | ReadError:
+        if self.data is None:
+            return ReadError(self.problem)
+        try:
+            return parse_notebook(self.data)
+        except ReadError as exc:
+            return exc
+
+
+def snapshot(path: Path, *, max_bytes: int = MAX_BYTES) -> Snapshot:
+    """The file's bytes and SHA-256 from one read; a file over ``max_bytes`` is hashed, not kept."""
+    digest, kept, size = hashlib.sha256(), [], 0
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+                if size <= max_bytes:
+                    kept.append(chunk)
+    except OSError as exc:
+        return Snapshot("", problem=f"cannot open the file: {exc.strerror or exc}")
+    if size == 0:
+        return Snapshot(digest.hexdigest(), problem="the file is empty")
+    if size > max_bytes:
+        return Snapshot(digest.hexdigest(), problem=_too_large(size, max_bytes))
+    return Snapshot(digest.hexdigest(), b"".join(kept))
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"the file is {size / 2**20:.0f} MB, more than the {max_bytes / 2**20:.0f} MB limit"
 
 
 def read_notebook(path: Path, *, max_bytes: int = MAX_BYTES) -> NotebookNode:
@@ -29,7 +75,7 @@ def read_submission_bytes(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
     if size == 0:
         raise ReadError("the file is empty")
     if size > max_bytes:
-        raise ReadError(f"the file is {size / 2**20:.0f} MB, more than the {max_bytes / 2**20:.0f} MB limit")
+        raise ReadError(_too_large(size, max_bytes))
     try:
         return path.read_bytes()
     except OSError as exc:
