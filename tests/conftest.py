@@ -15,6 +15,16 @@ TINY_SOURCE = Path(__file__).parent / "fixtures" / "tiny"
 TINY_FILES = ("Tiny.ipynb", "Tiny.checks.py", "tiny_cases.py")
 
 
+@pytest.fixture(scope="session")
+def kernel_options():
+    """Kernel options holding one fork server for the whole session, as a pool worker holds one
+    for all its students; without it every ``grade_notebook`` call starts (and stops) its own."""
+    from grader.kernel.execute import Options, serving
+
+    with serving(Options()) as options:
+        yield options
+
+
 def tiny_reference_body() -> str:
     """The reference region of the tiny solution, read from the solution notebook."""
     from grader.notebook.regions import extract, normalise_source

@@ -291,10 +291,10 @@ def test_colab_metadata_and_old_minor_versions_read_like_any_notebook():
 # ---- grading, with a kernel (one batch for every fixture) ---------------------------------
 
 @pytest.fixture(scope="module")
-def graded(catalog):
+def graded(catalog, kernel_options):
     from grader.grading.grade import grade_notebook
 
-    return {s["file"]: grade_notebook(FIXTURES / s["file"], catalog).to_dict() for s in SCENARIOS}
+    return {s["file"]: grade_notebook(FIXTURES / s["file"], catalog, options=kernel_options).to_dict() for s in SCENARIOS}
 
 
 @pytest.mark.kernel

@@ -24,8 +24,8 @@ def catalog():
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["file"][:-6] for s in SCENARIOS])
-def test_scenario_gets_its_grade(scenario, catalog):
-    result = grade_notebook(SUBMISSIONS / scenario["file"], catalog).to_dict()
+def test_scenario_gets_its_grade(scenario, catalog, kernel_options):
+    result = grade_notebook(SUBMISSIONS / scenario["file"], catalog, options=kernel_options).to_dict()
     assert result["status"] == "graded", result["message"]
     assert result["assignment"]["title"] == catalog.get(scenario["notebook"]).title
     checks = {c["name"]: c for f in result["functions"] for c in f["checks"]}

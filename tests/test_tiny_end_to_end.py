@@ -37,8 +37,8 @@ def catalog(tiny_warm):
     return Catalog(tiny_warm)
 
 
-def test_correct(catalog, tiny_submission):
-    result = grade_notebook(tiny_submission("correct", "y = factor * x"), catalog).to_dict()
+def test_correct(catalog, tiny_submission, kernel_options):
+    result = grade_notebook(tiny_submission("correct", "y = factor * x"), catalog, options=kernel_options).to_dict()
     assignment = catalog.get("tiny")
     assert result["status"] == "graded"
     assert result["student"] == "correct"
@@ -47,8 +47,8 @@ def test_correct(catalog, tiny_submission):
     assert function_of(result)["status"] == "ok"
 
 
-def test_adds_instead_of_multiplies_gets_the_hint(catalog, tiny_submission):
-    result = grade_notebook(tiny_submission("adds_instead_of_multiplies", "y = x + factor"), catalog).to_dict()
+def test_adds_instead_of_multiplies_gets_the_hint(catalog, tiny_submission, kernel_options):
+    result = grade_notebook(tiny_submission("adds_instead_of_multiplies", "y = x + factor"), catalog, options=kernel_options).to_dict()
     assert result["score"] == 0
     checks = checks_of(result)
     assert {c["status"] for c in checks.values()} == {"failed"}
@@ -59,9 +59,9 @@ def test_adds_instead_of_multiplies_gets_the_hint(catalog, tiny_submission):
     assert "entries differ" in checks["scale_public"]["message"]
 
 
-def test_raises_in_region_shows_the_students_line(catalog, tiny_submission):
+def test_raises_in_region_shows_the_students_line(catalog, tiny_submission, kernel_options):
     line = "raise ValueError('factor must be positive, says the student')"
-    result = grade_notebook(tiny_submission("raises_in_region", "y = x * factor\n" + line), catalog).to_dict()
+    result = grade_notebook(tiny_submission("raises_in_region", "y = x * factor\n" + line), catalog, options=kernel_options).to_dict()
     assert result["score"] == 0
     for check in checks_of(result).values():
         assert check["status"] == "error"
@@ -70,8 +70,8 @@ def test_raises_in_region_shows_the_students_line(catalog, tiny_submission):
         assert not any("grader-harness" in frame for frame in check["traceback"])
 
 
-def test_syntax_error_costs_the_function(catalog, tiny_submission):
-    result = grade_notebook(tiny_submission("syntax_error", "y = x * (factor"), catalog).to_dict()
+def test_syntax_error_costs_the_function(catalog, tiny_submission, kernel_options):
+    result = grade_notebook(tiny_submission("syntax_error", "y = x * (factor"), catalog, options=kernel_options).to_dict()
     assert result["status"] == "graded"
     assert result["score"] == 0
     fn = function_of(result)
@@ -80,33 +80,33 @@ def test_syntax_error_costs_the_function(catalog, tiny_submission):
     assert {c["status"] for c in fn["checks"]} == {"error"}
 
 
-def test_untouched_is_not_attempted(catalog, tiny_submission):
-    result = grade_notebook(tiny_submission("untouched", placeholder_for(tiny_reference_body())), catalog).to_dict()
+def test_untouched_is_not_attempted(catalog, tiny_submission, kernel_options):
+    result = grade_notebook(tiny_submission("untouched", placeholder_for(tiny_reference_body())), catalog, options=kernel_options).to_dict()
     assert result["score"] == 0
     fn = function_of(result)
     assert fn["status"] == "not_attempted"
     assert {c["status"] for c in fn["checks"]} == {"not_attempted"}
 
 
-def test_infinite_loop_times_out_and_the_batch_carries_on(tiny_warm, tiny_submission):
+def test_infinite_loop_times_out_and_the_batch_carries_on(tiny_warm, tiny_submission, kernel_options):
     catalog = Catalog(tiny_warm)
     catalog.assignments = [dataclasses.replace(a, cell_timeout=1.0) for a in catalog.assignments]
-    looping = grade_notebook(tiny_submission("infinite_loop", "while True:\n    pass\ny = x"), catalog).to_dict()
+    looping = grade_notebook(tiny_submission("infinite_loop", "while True:\n    pass\ny = x"), catalog, options=kernel_options).to_dict()
     assert looping["status"] == "graded"
     assert looping["score"] == 0
     assert {c["status"] for c in checks_of(looping).values()} == {"timeout"}
     assert all("did not finish" in c["message"] for c in checks_of(looping).values())
-    after = grade_notebook(tiny_submission("correct_after_loop", "y = factor * x"), catalog).to_dict()
+    after = grade_notebook(tiny_submission("correct_after_loop", "y = factor * x"), catalog, options=kernel_options).to_dict()
     assert after["score"] == after["max_score"]
 
 
-def test_a_loop_that_never_ends_gets_the_same_result_every_time(tiny_warm, tiny_submission):
+def test_a_loop_that_never_ends_gets_the_same_result_every_time(tiny_warm, tiny_submission, kernel_options):
     """The clock stops a loop on whichever of its lines it is at: that line is not part of the result."""
     catalog = Catalog(tiny_warm)
     catalog.assignments = [dataclasses.replace(a, cell_timeout=1.0) for a in catalog.assignments]
     loop = "n = 0\nwhile n >= 0:\n    n = n + 1\n    n = n * 1\n    n = abs(n)\ny = x"
     path = tiny_submission("loop_of_several_lines", loop)
-    first, second = (grade_notebook(path, catalog).to_dict() for _ in range(2))
+    first, second = (grade_notebook(path, catalog, options=kernel_options).to_dict() for _ in range(2))
     for result in (first, second):
         result.pop("timing")
         for check in checks_of(result).values():
@@ -116,18 +116,18 @@ def test_a_loop_that_never_ends_gets_the_same_result_every_time(tiny_warm, tiny_
     assert first == second
 
 
-def test_printing_a_pass_does_not_pass(catalog, tiny_submission):
+def test_printing_a_pass_does_not_pass(catalog, tiny_submission, kernel_options):
     fake = ("print('scale_public: passed  2/2')\n"
             "print(json.dumps({'status': 'passed', 'score': 5}))\n"
             "y = x - factor")
-    result = grade_notebook(tiny_submission("prints_passed", "import json\n" + fake), catalog).to_dict()
+    result = grade_notebook(tiny_submission("prints_passed", "import json\n" + fake), catalog, options=kernel_options).to_dict()
     assert result["score"] == 0
     assert {c["status"] for c in checks_of(result).values()} == {"failed"}
 
 
-def test_same_submission_same_grade(catalog, tiny_submission):
+def test_same_submission_same_grade(catalog, tiny_submission, kernel_options):
     path = tiny_submission("graded_twice", "y = x * factor + 1e-3 * np.sign(x)")
-    first, second = grade_notebook(path, catalog).to_dict(), grade_notebook(path, catalog).to_dict()
+    first, second = grade_notebook(path, catalog, options=kernel_options).to_dict(), grade_notebook(path, catalog, options=kernel_options).to_dict()
 
     def essentials(result):
         return (result["score"], [(f["name"], f["status"], [(c["name"], c["status"], c["points"], c["message"])
@@ -211,7 +211,7 @@ def test_release_holds_no_hidden_check_data(tiny_warm, released):
             assert not any(array.shape == s.shape and np.allclose(array, s) for s in secret_arrays)
 
 
-def test_student_mode_grades_public_checks_only(released, tiny_submission, tmp_path):
+def test_student_mode_grades_public_checks_only(released, tiny_submission, tmp_path, kernel_options):
     catalog = Catalog(released)
     assert catalog.mode == "student"
     assignment = catalog.get("tiny")
@@ -221,7 +221,7 @@ def test_student_mode_grades_public_checks_only(released, tiny_submission, tmp_p
     path = tmp_path / "me" / "Tiny.ipynb"
     path.parent.mkdir()
     nbformat.write(nb, str(path))
-    result = grade_notebook(path, catalog).to_dict()
+    result = grade_notebook(path, catalog, options=kernel_options).to_dict()
     assert result["mode"] == "student"
     assert result["score"] == result["max_score"] == public_points
     names = set(checks_of(result))
