@@ -131,24 +131,51 @@ def _syntax_error(source: str) -> SyntaxError | None:
 
 @dataclass(frozen=True)
 class ScaffoldFacts:
-    """What every build needs from the scaffold alone: the cell defining each graded function,
-    and each code cell's shape outside the regions. The catalog works them out once per
-    assignment (``Catalog.scaffold_facts``)."""
+    """What every build needs from the scaffold alone, the same for every student: its code
+    cells as they run, the cell defining each graded function and that function as the scaffold
+    has it (``bases``), the released placeholder of each of its regions, and each code cell's
+    shape outside the regions. The catalog works them out once per assignment
+    (``Catalog.scaffold_facts``), so a worker does it once, not once per notebook."""
 
     homes: dict[str, int]
     known: frozenset[str]
+    cells: tuple[str, ...] = ()
+    bases: dict[str, Extraction] = field(default_factory=dict)
+    placeholders: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def scaffold_facts(assignment: Assignment, scaffold: NotebookNode) -> ScaffoldFacts:
-    cells = scaffold_cells(scaffold)
-    homes = {}
+    cells = tuple(scaffold_cells(scaffold))
+    homes, bases, placeholders = {}, {}, {}
     for name in assignment.functions:
         home = next((i for i, c in enumerate(cells) if extract(c, name).found), None)
         if home is not None:
             homes[name] = home
+            bases[name] = extract(cells[home], name)
+            placeholders[name] = tuple(placeholder_for(r.body) for r in bases[name].regions)
     known = frozenset(_outside_regions(c.source, assignment.functions)
                       for c in scaffold.cells if c.cell_type == "code")
-    return ScaffoldFacts(homes, known)
+    return ScaffoldFacts(homes, known, cells, bases, placeholders)
+
+
+@dataclass
+class _Student:
+    """One student's notebook as every function's build reads it."""
+
+    located: _Located
+    lines: list[str]
+    imports: list[TopImport]  # imports in cells of the student's own (for the second opinion)
+
+
+@dataclass
+class _Built:
+    """One graded function, built: its result, its cell as it runs, what the run should know."""
+
+    function: FunctionBuild
+    cell: str
+    notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    candidate: tuple[str, str] | None = None  # (whole definition, why) for the second opinion
 
 
 def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode, *, fallback: bool = True,
@@ -157,70 +184,81 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
     from the scaffold outside the regions (``Build.second``). ``facts`` of this scaffold,
     when the caller keeps them (a class run does), save working them out."""
     facts = facts or scaffold_facts(assignment, scaffold)
-    cells = scaffold_cells(scaffold)
+    cells = list(facts.cells)
     located = _Located(code_cells(student))
-    student_lines = located.text.split("\n")
+    lines = located.text.split("\n")
+    mine = _Student(located, lines, top_level_imports(lines, located.describe) if second_opinion else [])
+    scaffold_text = "\n".join(cells)
     functions: dict[str, FunctionBuild] = {}
     notes: list[str] = []
     flags: list[str] = []
     candidates: dict[str, tuple[str, str]] = {}
-    imports = top_level_imports(student_lines, located.describe) if second_opinion else []
-    scaffold_text = "\n".join(cells)
-
     for name in assignment.functions:
-        home = facts.homes.get(name)
-        if home is None:
+        if name not in facts.homes:
             raise ValueError(f"{assignment.slug}: the scaffold does not define graded function {name}")
-        base = extract(cells[home], name)
-        placeholders = [placeholder_for(r.body) for r in base.regions]
-        mine = extract(located.text, name, len(base.regions), located.describe)
-        chosen = mine.chosen
-        if chosen is None:
-            cells[home] = splice(cells[home], base, placeholders, None)
-            functions[name] = FunctionBuild(name, FunctionStatus.MISSING, f"{name} is not defined in the notebook", (), home)
-            continue
-        notes.extend(_ignored_definitions_notes(mine))
-        marked = [d for d in mine.definitions if d.marked]
-        if len(marked) > 1:
-            flags.append(f"{name} is defined {len(mine.definitions)} times; the last definition that keeps "
-                         f"its markers ({chosen.where}) was graded")
-        shown = tuple(
-            {"index": r.index, "code": r.body, "where": located.describe(r.start)} for r in mine.regions
-        )
-        status, message = _classify(name, mine, placeholders, fallback)
-        if second_opinion and status != "fallback":
-            candidate = _second_candidate(name, cells[home], base, mine, located,
-                                          imports_used(imports, scaffold_text, chosen.source))
-            if candidate is not None:
-                candidates[name] = candidate
-        fitted: list[str] = []
-        if status == "fallback":
-            whole = chosen.source
-            shown = ({"index": 0, "code": whole, "where": chosen.where},)
-            cells[home] = splice(cells[home], base, None, whole)
-            flags.append(_fallback_flag(name, mine))
-        elif status == "ok":
-            bodies, fitted = fit_to_scaffold(name, cells[home], base, student_lines, mine)
-            cells[home] = splice(cells[home], base, bodies, None)
-        else:
-            cells[home] = splice(cells[home], base, placeholders, None)
-
-        error = _syntax_error(cells[home]) if FunctionStatus(status).runnable else None
-        if error is not None:
-            detail = f"{type(error).__name__}: {error.msg}"
-            if error.text:
-                detail += f" in `{error.text.strip()}`"
-            cells[home] = splice(scaffold_cells(scaffold)[home], base, placeholders, None)
-            status, message, fitted = "syntax_error", f"{name} does not compile: {detail}", []
-        notes.extend(fitted)
-        functions[name] = FunctionBuild(name, FunctionStatus(status), message, shown, home, mine.definitions,
-                                        mine.graded)
+        built = _build_function(name, facts, cells[facts.homes[name]], mine, scaffold_text,
+                                fallback=fallback, second_opinion=second_opinion)
+        cells[built.function.cell] = built.cell
+        functions[name] = built.function
+        notes += built.notes
+        flags += built.flags
+        if built.candidate is not None:
+            candidates[name] = built.candidate
 
     graded_whole = tuple(n for n, f in functions.items() if f.status == "fallback")
     notes.extend(_ignored_cells_note(facts, student, assignment, graded_whole))
     second_cells, second = _second_build(cells, functions, candidates)
     uses = {n: graded_calls(cells[f.cell], n, assignment.functions) for n, f in functions.items() if f.status.runnable}
     return Build(cells, functions, notes, flags, second_cells, second, uses)
+
+
+def _build_function(name: str, facts: ScaffoldFacts, cell: str, student: _Student, scaffold_text: str, *,
+                    fallback: bool, second_opinion: bool) -> _Built:
+    """One graded function: which of the student's definitions is graded, and its cell with the
+    student's regions (or whole definition, or the placeholders) spliced in."""
+    home, placeholders = facts.homes[name], list(facts.placeholders[name])
+    # Worked out once from the scaffold; afresh when another function of this cell changed it.
+    base = facts.bases[name] if cell == facts.cells[home] else extract(cell, name)
+    located = student.located
+    mine = extract(located.text, name, len(base.regions), located.describe)
+    chosen = mine.chosen
+    if chosen is None:
+        return _Built(FunctionBuild(name, FunctionStatus.MISSING, f"{name} is not defined in the notebook", (), home),
+                      splice(cell, base, placeholders, None))
+    built = _Built(FunctionBuild(name, FunctionStatus.OK), cell, _ignored_definitions_notes(mine))
+    if len([d for d in mine.definitions if d.marked]) > 1:
+        built.flags.append(f"{name} is defined {len(mine.definitions)} times; the last definition that keeps "
+                           f"its markers ({chosen.where}) was graded")
+    shown = tuple({"index": r.index, "code": r.body, "where": located.describe(r.start)} for r in mine.regions)
+    status, message = _classify(name, mine, placeholders, fallback)
+    if second_opinion and status != "fallback":
+        built.candidate = _second_candidate(name, cell, base, mine, located,
+                                            imports_used(student.imports, scaffold_text, chosen.source))
+    fitted: list[str] = []
+    if status == "fallback":
+        shown = ({"index": 0, "code": chosen.source, "where": chosen.where},)
+        built.cell = splice(cell, base, None, chosen.source)
+        built.flags.append(_fallback_flag(name, mine))
+    elif status == "ok":
+        bodies, fitted = fit_to_scaffold(name, cell, base, student.lines, mine)
+        built.cell = splice(cell, base, bodies, None)
+    else:
+        built.cell = splice(cell, base, placeholders, None)
+
+    error = _syntax_error(built.cell) if FunctionStatus(status).runnable else None
+    if error is not None:  # the placeholders instead, in the scaffold's cell as it was
+        built.cell = splice(facts.cells[home], base, placeholders, None)
+        status, message, fitted = "syntax_error", f"{name} does not compile: {_described(error)}", []
+    built.notes += fitted
+    built.function = FunctionBuild(name, FunctionStatus(status), message, shown, home, mine.definitions, mine.graded)
+    return built
+
+
+def _described(error: SyntaxError) -> str:
+    detail = f"{type(error).__name__}: {error.msg}"
+    if error.text:
+        detail += f" in `{error.text.strip()}`"
+    return detail
 
 
 def graded_calls(cell: str, name: str, graded: tuple[str, ...]) -> tuple[str, ...]:
