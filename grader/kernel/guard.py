@@ -45,24 +45,25 @@ class KernelGuard:
     """A snapshot of what the kernel relies on; ``changed`` and ``restore`` after each step."""
 
     def __init__(self, namespace=None):
-        # (where, name, value, label): ``where`` is a module's or namespace's dict, or a class.
-        self.entries = []
+        # (where, [(name, value, label), ...]): ``where`` is a module's or namespace's dict, or a
+        # class; grouped by where, so a check after each step looks each place up once.
+        self.groups = []
         self.modules = {}
         for name in GUARDED_MODULES:
             module = sys.modules.get(name)
             if module is None:
                 continue
             self.modules[name] = module
-            self.entries += [(vars(module), key, value, name + "." + key)
-                             for key, value in vars(module).items() if _watched(value)]
+            self.groups.append((vars(module), [(key, value, name + "." + key)
+                                               for key, value in vars(module).items() if _watched(value)]))
         for module_name, class_name in GUARDED_CLASSES:
             cls = getattr(self.modules.get(module_name), class_name, None)
             if _isinstance(cls, type):
                 prefix = "%s.%s." % (module_name, class_name)
-                self.entries += [(cls, key, value, prefix + key) for key, value in vars(cls).items()]
+                self.groups.append((cls, [(key, value, prefix + key) for key, value in vars(cls).items()]))
         if namespace is not None:  # the harness's own functions
-            self.entries += [(namespace, key, value, "the harness's " + key)
-                             for key, value in namespace.items() if _watched(value)]
+            self.groups.append((namespace, [(key, value, "the harness's " + key)
+                                            for key, value in namespace.items() if _watched(value)]))
         self.streams = {}
         self.descriptors = {}
 
@@ -74,9 +75,9 @@ class KernelGuard:
     def changed(self):
         """Sorted names of what differs from the snapshot (empty when nothing does)."""
         names = []
-        for where, key, value, label in self.entries:
-            if _current(where, key) is not value:
-                names.append(label)
+        for where, entries in self.groups:
+            now = _contents(where)
+            names += [label for key, value, label in entries if now.get(key, _MISSING) is not value]
         for name, module in self.modules.items():
             if sys.modules.get(name) is not module:
                 names.append("sys.modules[%r]" % name)
@@ -90,23 +91,26 @@ class KernelGuard:
 
     def restore(self):
         """Put back every function, class, module and stream (closed descriptors stay closed)."""
-        for where, key, value, _ in self.entries:
-            if _current(where, key) is not value:
-                try:
-                    if _isinstance(where, _dict):
-                        where[key] = value
-                    else:
-                        _setattr(where, key, value)
-                except (AttributeError, TypeError):
-                    pass
+        for where, entries in self.groups:
+            now = _contents(where)
+            for key, value, _ in entries:
+                if now.get(key, _MISSING) is not value:
+                    try:
+                        if _isinstance(where, _dict):
+                            where[key] = value
+                        else:
+                            _setattr(where, key, value)
+                    except (AttributeError, TypeError):
+                        pass
         for name, module in self.modules.items():
             sys.modules[name] = module
         for name, stream in self.streams.items():
             _setattr(sys, name, stream)
 
 
-def _current(where, key):
-    return (where if _isinstance(where, _dict) else _vars(where)).get(key, _MISSING)
+def _contents(where):
+    """A namespace as it is now: the dict itself, or a class's own attributes."""
+    return where if _isinstance(where, _dict) else _vars(where)
 
 
 def _identity(fd):
