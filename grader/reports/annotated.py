@@ -40,10 +40,16 @@ class AnnotatedRenderer:
     nbconvert compiles its templates when an exporter first renders, and that compiling was a
     fifth of the cost of every page; one exporter compiles them once. The exporter keeps no
     notebook's state between calls: the lexer and the resources are set anew for each.
+
+    Most Markdown cells are the same in every student's notebook (the assignment's text), so
+    the renderer remembers what the sanitiser made of each text it cleaned, up to a bound.
     """
+
+    REMEMBERED = 5000  # cleaned texts kept; beyond that, each is cleaned anew
 
     def __init__(self) -> None:
         self._exporter = None
+        self._cleaned: dict[str, str] = {}
 
     def render(self, notebook: Path, result: dict, *, report_href: str = "") -> str | None:
         """The annotated page, or None when the notebook cannot be read as a notebook."""
@@ -89,8 +95,17 @@ class AnnotatedRenderer:
 
             self._exporter = HTMLExporter(template_name="annotated", extra_template_basedirs=[str(TEMPLATES)],
                                           sanitize_html=True)
-            self._exporter.register_filter("grader_clean", clean_html)
+            self._exporter.register_filter("grader_clean", self._clean)
         return self._exporter
+
+    def _clean(self, html: str) -> str:
+        text = str(html)
+        cleaned = self._cleaned.get(text)
+        if cleaned is None:
+            cleaned = clean_html(text)
+            if len(self._cleaned) < self.REMEMBERED:
+                self._cleaned[text] = cleaned
+        return cleaned
 
 
 def render_annotated_notebook(notebook: Path, result: dict, *, report_href: str = "") -> str | None:
