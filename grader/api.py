@@ -7,6 +7,8 @@ a bug and keeps its traceback.
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -116,23 +118,35 @@ def check_notebook(notebook: str | Path, *, assignments: str | Path | None = Non
     ``assignments`` is the released folder; by default the notebook's own, else
     ./assignments, else the copy inside the installed student package.
     """
-    from grader.core.files import safe_file_name
-    from grader.core.results import write_result
-    from grader.grading.catalog import Catalog
-    from grader.grading.grade import grade_notebook
-    from grader.reports.render import write_student_report
-
     notebook = Path(notebook)
     if not notebook.is_file():
         what = "is a folder; grader check takes one notebook" if notebook.is_dir() else "no such file"
         raise UsageError(f"nothing to grade: {notebook}: {what}")
     policy = _review_policy(review_policy)
-    with Catalog(released_folder(notebook, assignments)) as catalog:
-        result = grade_notebook(notebook, catalog, student=student, review_policy=policy)
+    with contextlib.ExitStack() as owned:
+        # The kernel fork server first: it imports ipykernel and NumPy in its own process while
+        # this one imports nbformat, nbclient and the rest (a wait of its own otherwise).
+        server = owned.enter_context(_fork_server()) if sys.platform.startswith("linux") else None
+        from grader.core.files import safe_file_name
+        from grader.core.results import write_result
+        from grader.grading.catalog import Catalog
+        from grader.grading.grade import grade_notebook
+        from grader.kernel.execute import Options
+        from grader.reports.render import write_student_report
+
+        options = Options(server=server) if server is not None else None
+        with Catalog(released_folder(notebook, assignments)) as catalog:
+            result = grade_notebook(notebook, catalog, student=student, review_policy=policy, options=options)
     out = Path(out)
     write_result(result, out / safe_file_name(result.student) / f"{safe_file_name(notebook.stem)}.json")
     report = write_student_report([result.to_dict()], out, student=result.student)
     return CheckedNotebook(result=result, report=report)
+
+
+def _fork_server():
+    from grader.kernel.kernels import ForkServer
+
+    return ForkServer()
 
 
 def _review_policy(name: str) -> ReviewPolicy:
