@@ -10,15 +10,27 @@ and at the end, sampled every 50 ms.
 
     .venv/bin/python bench/cluster_sim.py --tasks 10000 --workers 2                  # as a class run submits
     .venv/bin/python bench/cluster_sim.py --tasks 10000 --workers 2 --in-flight 100  # the scheduler's throughput
+    .venv/bin/python bench/cluster_sim.py --tasks 10000 --workers 2 --separate-scheduler  # the client's memory alone
+
+A LocalCluster's scheduler lives in the client's process, so that process's memory holds
+the scheduler's too; ``--separate-scheduler`` starts ``dask scheduler`` and ``dask worker``
+as processes of their own, so what is measured is the client's alone (and the scheduler's
+resident memory is printed beside it).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +71,37 @@ class MemorySampler:
             self.samples.append(self.process.memory_info().rss)
 
 
+@contextlib.contextmanager
+def separate_scheduler(workers: int) -> Iterator[tuple[str, int]]:
+    """``dask scheduler`` and ``dask worker`` in processes of their own: (address, scheduler pid)."""
+    folder = Path(tempfile.mkdtemp(prefix="cluster-sim-"))
+    address_file = folder / "scheduler.json"
+    dask = [sys.executable, "-m"]
+    started = [subprocess.Popen([*dask, "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                                 "--no-dashboard", "--scheduler-file", str(address_file)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        deadline = time.monotonic() + 120
+        while not address_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        started.append(subprocess.Popen([*dask, "distributed.cli.dask_worker", address, "--nworkers", str(workers),
+                                         "--nthreads", "1", "--no-dashboard"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        yield address, started[0].pid
+    finally:
+        for process in reversed(started):
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+        address_file.unlink(missing_ok=True)
+        folder.rmdir()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Stand-in tasks through the cluster path on a LocalCluster.")
     p.add_argument("--tasks", type=int, default=10_000, help="students simulated (default 10000)")
@@ -68,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                         "cluster.IN_FLIGHT_PER_WORKER); larger values measure throughput rather than latency")
     p.add_argument("--notebook", default=str(ROOT / "sample_class" / "ada" / "Optimization_methods.ipynb"),
                    help="the notebook each task carries (default: one of the sample class)")
+    p.add_argument("--separate-scheduler", action="store_true",
+                   help="start the scheduler and workers as processes of their own, so that this process's memory "
+                        "is the client's alone")
     args = p.parse_args(argv)
     if args.tasks < 1 or args.workers < 1:
         p.error("--tasks and --workers must be at least 1")
@@ -78,10 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     catalog = Catalog(ROOT / "solutions")
     items = [{"student": f"student{i:05d}", "notebooks": [args.notebook], "assignments": [None]}
              for i in range(args.tasks)]
-    local = start_local_cluster(args.workers)
-    try:
+    with contextlib.ExitStack() as stack:
+        if args.separate_scheduler:
+            address, scheduler_pid = stack.enter_context(separate_scheduler(args.workers))
+            where = "a separate scheduler process"
+        else:
+            local = start_local_cluster(args.workers)
+            stack.callback(local.close, timeout=30)
+            address, scheduler_pid, where = local.scheduler_address, os.getpid(), "a LocalCluster"
         in_flight = args.in_flight or IN_FLIGHT_PER_WORKER
-        with Cluster(local.scheduler_address, {}, catalog, work=stand_in, in_flight_per_worker=in_flight) as cluster:
+        with Cluster(address, {}, catalog, work=stand_in, in_flight_per_worker=in_flight) as cluster:
+            cluster.client.wait_for_workers(args.workers, timeout=120)
+            cluster.size = args.workers
             gaps: list[float] = []
             answered = 0
             with MemorySampler() as memory:
@@ -94,19 +148,26 @@ def main(argv: list[str] | None = None) -> int:
                     answered += results is not None and not why
                 wall = time.perf_counter() - started
                 cpu = sum(memory.process.cpu_times()[:2]) - cpu_before
-    finally:
-        local.close(timeout=30)
+            scheduler_rss = _rss(scheduler_pid)
     load = os.getloadavg()[0]
-    print(f"{args.tasks} stand-in tasks on a LocalCluster of {args.workers} workers, {in_flight} in flight per worker "
+    print(f"{args.tasks} stand-in tasks on {where} with {args.workers} workers, {in_flight} in flight per worker "
           f"({os.cpu_count()} CPUs, load average {load:.1f} at the end)")
     print(f"  answered: {answered} of {args.tasks}")
     print(f"  wall: {wall:.1f} s, {args.tasks / wall:.0f} tasks/s, {wall / args.tasks * 1000:.2f} ms per task "
           f"end to end (median gap between answers {statistics.median(gaps) * 1000:.2f} ms)")
-    print(f"  CPU of this process (client and, on a LocalCluster, the scheduler): {cpu:.1f} s, "
+    print(f"  CPU of this process (the client{'' if args.separate_scheduler else ' and the scheduler'}): {cpu:.1f} s, "
           f"{cpu / args.tasks * 1000:.2f} ms per task")
     print(f"  client memory (RSS): start {memory.samples[0] / MIB:.0f} MiB, peak {max(memory.samples) / MIB:.0f} MiB, "
           f"end {memory.samples[-1] / MIB:.0f} MiB")
+    if args.separate_scheduler:
+        print(f"  scheduler process memory (RSS) at the end: {scheduler_rss / MIB:.0f} MiB")
     return 0 if answered == args.tasks else 1
+
+
+def _rss(pid: int) -> int:
+    import psutil
+
+    return psutil.Process(pid).memory_info().rss
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What the benchmark prints: the runners' table, where the grader's time goes, scores, targets."""
 from __future__ import annotations
 
+import os
 import statistics
 from dataclasses import dataclass, field
 
@@ -216,11 +217,15 @@ def print_cluster_comparison(pool_runs: list[RunnerResult], cluster_runs: list[R
         print(f"   {pool.name}: {pool.measurement.wall:.1f} s, {cluster.name}: {cluster.measurement.wall:.1f} s; "
               f"extra per student {extra:+.2f} s ({cluster.measurement.wall / pool.measurement.wall - 1:+.0%}); "
               f"peak memory {pool.measurement.peak_rss / MIB:.0f} / {cluster.measurement.peak_rss / MIB:.0f} MiB")
+        print(f"      CPU per student (whole process tree): pool {pool.measurement.cpu / students:.2f} s, "
+              f"cluster {cluster.measurement.cpu / students:.2f} s "
+              f"({cluster.measurement.cpu / pool.measurement.cpu - 1:+.0%})")
     pool_wall = statistics.fmean(r.measurement.wall for r in pool_runs)
     cluster_wall = statistics.fmean(r.measurement.wall for r in cluster_runs)
     ratio = cluster_wall / pool_wall - 1
     measured = f"{ratio:+.0%} ({(cluster_wall - pool_wall) / students:+.2f} s per student, mean of {len(pool_runs)})"
     met = ratio <= TARGET_CLUSTER_EXTRA
+    print(f"   load average now (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"   cluster's extra cost per student, target within {TARGET_CLUSTER_EXTRA:.0%} of the pool: "
           f"{measured}  {'met' if met else 'NOT MET'}")
     print("   scores: " + ("every notebook the same as the pool's" if not differences

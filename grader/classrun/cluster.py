@@ -94,13 +94,21 @@ def parse_address(address: str) -> tuple[str, int]:
     return "local", int(count)
 
 
+# What a local:N cluster leaves out, measured on 2 cores (docs/benchmark.md): Dask's statistical
+# profiler samples the thread of every running task 100 times a second, which for a task that
+# waits on its grading process is a steady cost for nothing, and its system monitor polls psutil.
+LOCAL_SETTINGS = {"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
+                  "distributed.worker.profile.enabled": False,
+                  "distributed.admin.system-monitor.interval": "2s"}
+
+
 def start_local_cluster(workers: int):
     """A ``LocalCluster`` of single-threaded worker processes that gives a task up after it
-    killed two of them (the scheduler reads the setting when it starts)."""
+    killed two of them (the scheduler reads the setting when it starts), without Dask's profiler."""
     distributed = import_distributed()
     import dask
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
+    with dask.config.set(LOCAL_SETTINGS):
         return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                         dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
 
