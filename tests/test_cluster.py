@@ -462,3 +462,10 @@ def test_no_more_than_two_students_per_worker_are_in_flight(local_cluster, clien
 
 def _stand_in(task: dict, plugin: str) -> dict:
     return {"results": [{"student": task["student"]}], "why": ""}
+
+
+def test_the_client_keeps_only_a_few_old_messages(local_cluster):
+    """Dask logs each connection's last messages; ours carry students' notebooks, so the log stays short."""
+    with Cluster(local_cluster.scheduler_address, {}, Catalog(SOLUTIONS), work=_stand_in) as cluster:
+        kept = cluster.client.scheduler_comm.recent_message_log.maxlen
+    assert kept == cluster_module.CLIENT_SETTINGS["distributed.admin.low-level-log-length"] <= 50

@@ -97,7 +97,12 @@ def parse_address(address: str) -> tuple[str, int]:
 # What a local:N cluster leaves out, measured on 2 cores (docs/benchmark.md): Dask's statistical
 # profiler samples the thread of every running task 100 times a second, which for a task that
 # waits on its grading process is a steady cost for nothing, and its system monitor polls psutil.
-LOCAL_SETTINGS = {"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
+# Dask keeps the last N messages of each connection for its developers; a message that submits
+# a student carries their notebooks, so at 1,000 (Dask's default) and many students in flight the
+# client held hundreds of MiB of old submissions. Our own connections keep a few.
+CLIENT_SETTINGS = {"distributed.admin.low-level-log-length": 20}
+LOCAL_SETTINGS = {**CLIENT_SETTINGS,
+                  "distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
                   "distributed.worker.profile.enabled": False,
                   "distributed.admin.system-monitor.interval": "2s"}
 
@@ -142,12 +147,15 @@ class Cluster:
         for name in ["distributed", *logging.root.manager.loggerDict]:
             if name.split(".")[0] == "distributed":  # Dask's config gives some of them levels of their own
                 logging.getLogger(name).setLevel(logging.CRITICAL)
+        import dask
+
         try:
-            if self.kind == "local":
-                self.local = start_local_cluster(self.local_workers)
-                self.client = self.distributed.Client(self.local)
-            else:
-                self.client = self.distributed.Client(self.address, timeout=30)
+            with dask.config.set(CLIENT_SETTINGS):  # read when the client's connections are made
+                if self.kind == "local":
+                    self.local = start_local_cluster(self.local_workers)
+                    self.client = self.distributed.Client(self.local)
+                else:
+                    self.client = self.distributed.Client(self.address, timeout=30)
         except (OSError, TimeoutError) as exc:
             self.__exit__()
             raise ClusterError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
