@@ -116,10 +116,17 @@ class BwrapServer:
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> BwrapServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def pytest_configure(config) -> None:
     """As a pytest plugin (``-p sandbox_cost``): every kernel of the run starts in bubblewrap."""
-    kernels.ForkServer.shared = classmethod(lambda cls: BwrapServer())
+    # Owners create their fork server by looking the class up in kernels when they start one.
+    kernels.ForkServer = BwrapServer  # type: ignore[misc,assignment]
     kernels.spawn_kernel = spawn_in_bwrap
 
 
