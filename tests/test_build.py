@@ -1,6 +1,7 @@
 """Splicing a student's regions into the scaffold, without a kernel (grader/build.py)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -388,3 +389,23 @@ def test_a_comment_at_the_functions_depth_inside_a_region_still_compiles(tiny):
     assert fb.status == "ok", fb.message
     assert fb.regions[0]["code"] == "# Step 1: scale (a comment at the function's depth)\ny = x * factor"
     assert "\n    # Step 1: scale (a comment at the function's depth)\n    y = x * factor\n" in graded_cell(result)
+
+
+def test_a_syntax_error_keeps_the_other_functions_of_its_cell_as_the_student_wrote_them(tiny):
+    """Two graded functions share a cell; the second does not compile. Its placeholders go in,
+    and the first keeps the student's (wrong) region: the solution's must never come back."""
+    assignment, _ = tiny
+    check = assignment.checks[0]
+    two = replace(assignment, checks=(replace(check, points=check.points / 2),
+                                      replace(check, name="shift_check", function="shift", points=check.points / 2),
+                                      *assignment.checks[1:]))
+    solution = ("def scale(x, factor):\n    ### START CODE HERE ###\n    y = x * factor\n    ### END CODE HERE ###\n"
+                "    return y\n\n"
+                "def shift(x, by):\n    ### START CODE HERE ###\n    z = x + by\n    ### END CODE HERE ###\n    return z\n")
+    mine = solution.replace("y = x * factor", "y = x - factor").replace("z = x + by", "z = (x + by")
+    result = build(two, notebook_of([solution]), notebook_of([mine]))
+    assert result.functions["scale"].status == "ok"
+    assert result.functions["shift"].status == "syntax_error"
+    assert "y = x - factor" in result.cells[0]
+    assert "y = x * factor" not in result.cells[0]
+    assert "z = x + by" not in result.cells[0]

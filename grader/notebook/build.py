@@ -246,8 +246,8 @@ def _build_function(name: str, facts: ScaffoldFacts, cell: str, student: _Studen
         built.cell = splice(cell, base, placeholders, None)
 
     error = _syntax_error(built.cell) if FunctionStatus(status).runnable else None
-    if error is not None:  # the placeholders instead, in the scaffold's cell as it was
-        built.cell = splice(facts.cells[home], base, placeholders, None)
+    if error is not None:  # the placeholders instead, in the cell as the functions before this one left it
+        built.cell = splice(cell, base, placeholders, None)
         status, message, fitted = "syntax_error", f"{name} does not compile: {_described(error)}", []
     built.notes += fitted
     built.function = FunctionBuild(name, FunctionStatus(status), message, shown, home, mine.definitions, mine.graded)
