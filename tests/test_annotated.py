@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader.core.files import sha256_of
 from grader.reports.annotated import (
     NOTE_KEY,
     render_annotated_notebook,
@@ -23,8 +24,10 @@ NOTEBOOK = HERE / "submissions" / "opt_reference_code.ipynb"
 SECRET = 987.654321  # an expected value of a hidden check: never in a page handed back
 
 
-def result() -> dict:
+def result(notebook: Path = NOTEBOOK) -> dict:
+    """The stored result, as if it had been graded from ``notebook`` (its path and SHA-256)."""
     loaded = json.loads((HERE / "fixtures" / "results" / "partly_wrong.json").read_text(encoding="utf-8"))
+    loaded["source"] = {"path": str(notebook), "sha256": sha256_of(notebook)}
     shuffled = next(c for f in loaded["functions"] for c in f["checks"] if c["name"] == "mini_batches_shuffled_together")
     shuffled["hidden"] = True
     shuffled["details"][0]["expected"] = SECRET
@@ -78,7 +81,8 @@ def test_the_box_is_marked_as_the_graders():
 
 
 def test_no_script_from_the_notebook_reaches_the_page(tmp_path):
-    html = render_annotated_notebook(hostile_notebook(tmp_path), result())
+    hostile = hostile_notebook(tmp_path)
+    html = render_annotated_notebook(hostile, result(hostile))
     assert html is not None
     lowered = html.lower()
     assert "<script" not in lowered
@@ -101,5 +105,17 @@ def test_written_beside_the_report_and_unreadable_notebooks_give_none(tmp_path):
     assert 'href="report.html"' in path.read_text(encoding="utf-8")
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": [', encoding="utf-8")
-    assert write_annotated_notebook(broken, result(), tmp_path, student="bob", stem="broken") is None
+    assert write_annotated_notebook(broken, result(broken), tmp_path, student="bob", stem="broken") is None
     assert not (tmp_path / "bob" / "broken.annotated.html").exists()
+
+
+def test_a_notebook_changed_since_it_was_graded_gets_no_page(tmp_path):
+    """The boxes judge the code that was graded: beside other code they would mislead."""
+    copy = tmp_path / "Optimization_methods.ipynb"
+    copy.write_bytes(NOTEBOOK.read_bytes())
+    graded = result(copy)
+    assert render_annotated_notebook(copy, graded) is not None
+    node = nbformat.read(str(copy), as_version=4)
+    node.cells.append(nbformat.v4.new_code_cell("print('added after grading')"))
+    nbformat.write(node, str(copy))
+    assert render_annotated_notebook(copy, graded) is None

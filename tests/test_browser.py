@@ -14,7 +14,7 @@ import pytest
 from browser import ARTIFACTS, Visit, chromium, chromium_path
 from test_annotated import hostile_notebook
 
-from grader.core.files import safe_file_name
+from grader.core.files import safe_file_name, sha256_of
 from grader.core.records import ClassRecord, Student
 from grader.grading.catalog import Catalog
 from grader.grading.grade import grade_notebook
@@ -292,7 +292,9 @@ def test_no_script_of_a_hostile_notebook_runs_in_its_annotated_page(graded_class
     out, records = graded_class
     ben = next(r for r in records if r.student.key == "ben")
     result = next(r for r in ben.results.values() if r["assignment"]["slug"] == "optimization")
-    page = write_annotated_notebook(hostile_notebook(tmp_path), result, tmp_path, student="ben", stem="hostile")
+    hostile = hostile_notebook(tmp_path)
+    as_graded = {**result, "source": {"path": str(hostile), "sha256": sha256_of(hostile)}}  # the page is of what was graded
+    page = write_annotated_notebook(hostile, as_graded, tmp_path, student="ben", stem="hostile")
     visit_ = browser.open(page)
     # Each of the notebook's scripts would log "... ran"; the image it names (x) is simply missing.
     assert [m for m in visit_.console_errors if " ran" in m] == [], "a script from the notebook ran"

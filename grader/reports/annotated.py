@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from grader.core.files import safe_file_name, write_text_atomic
+from grader.notebook.reader import ReadError, snapshot
 from grader.reports.render import _assignment
 from grader.reports.view import TEMPLATES, environment
 
@@ -52,12 +53,15 @@ class AnnotatedRenderer:
         self._cleaned: dict[str, str] = {}
 
     def render(self, notebook: Path, result: dict, *, report_href: str = "") -> str | None:
-        """The annotated page, or None when the notebook cannot be read as a notebook."""
-        import nbformat
-
-        try:
-            node = nbformat.read(str(notebook), as_version=4)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable or not a notebook: the report says why
+        """The annotated page, or None when the notebook cannot be read as a notebook, or is no
+        longer the file that was graded (its SHA-256 differs from the result's): boxes beside
+        other code than the one they judge would mislead."""
+        read = snapshot(notebook)
+        graded = (result.get("source") or {}).get("sha256")
+        if graded and read.sha256 != graded:
+            return None
+        node = read.notebook()  # parsed as the grader parsed it (old formats, repaired ids, no warnings)
+        if isinstance(node, ReadError):  # the report says why
             return None
         view = _assignment(result, 1)
         code_cells = [cell for cell in node.cells if cell.get("cell_type") == "code"]
