@@ -14,6 +14,7 @@ import nbformat
 from grader.core.files import sha256_of
 from grader.reports.annotated import (
     NOTE_KEY,
+    AnnotatedRenderer,
     render_annotated_notebook,
     write_annotated_notebook,
 )
@@ -119,3 +120,19 @@ def test_a_notebook_changed_since_it_was_graded_gets_no_page(tmp_path):
     node.cells.append(nbformat.v4.new_code_cell("print('added after grading')"))
     nbformat.write(node, str(copy))
     assert render_annotated_notebook(copy, graded) is None
+
+
+def test_the_page_is_what_nbconvert_s_whole_html_export_makes(tmp_path, monkeypatch):
+    """The renderer skips the export's final BeautifulSoup pass and adds its alternative texts
+    and focusable cells itself: read back as HTML, the page is the one nbconvert would make."""
+    from bs4 import BeautifulSoup
+
+    hostile = hostile_notebook(tmp_path)
+    ours = [render_annotated_notebook(NOTEBOOK, result()), render_annotated_notebook(hostile, result(hostile))]
+    monkeypatch.setattr(AnnotatedRenderer, "_export",
+                        lambda self, node, resources: self._html_exporter().from_notebook_node(node, resources)[0])
+    theirs = [render_annotated_notebook(NOTEBOOK, result()), render_annotated_notebook(hostile, result(hostile))]
+    assert 'alt="No description has been provided for this image"' in ours[1]
+    assert 'class="jp-Cell-inputWrapper" tabindex="0"' in ours[0]
+    for mine, nbconvert_s in zip(ours, theirs):
+        assert str(BeautifulSoup(mine, "html.parser")) == str(BeautifulSoup(nbconvert_s, "html.parser"))
