@@ -11,13 +11,13 @@ from scores import agreement, scores_of
 
 MIB = 2**20
 
-# Issue 6's targets.
-TARGET_VS_NBGRADER = 50.0
-TARGET_VS_NAIVE = 10.0
-TARGET_CLASS_NOTEBOOKS, TARGET_CLASS_SECONDS = 900, 60.0
-TARGET_CHECK_SECONDS = 1.5
-TARGET_OVERHEAD_FACTOR = 2.0
-TARGET_PEAK_BYTES = 1.5e9
+# Issue 15's targets, each a ratio measured in this run.
+TARGET_VS_NBGRADER = 50.0  # throughput against nbgrader autograde on the same checks
+TARGET_VS_NAIVE = 15.0  # and against plain nbclient
+TARGET_CPU_FACTOR = 1.5  # CPU per student against (the students' code + one fork)
+FORK_SECONDS = 0.02  # one fork of a warm process (PERF-NOTES.md), the floor's second part
+TARGET_CHECK_FACTOR = 3.0  # grader check's wall time against one `python -c 'import numpy'`
+TARGET_PEAK_BYTES = 1.5e9  # the whole process tree, whatever the class size
 # Issue 16's target: grading on a cluster costs at most this much more per student than the pool.
 TARGET_CLUSTER_EXTRA = 0.10
 
@@ -45,6 +45,10 @@ class Findings:
     @property
     def grader_rate(self) -> float:
         return statistics.fmean(r.per_minute for r in self.grader_runs)
+
+    @property
+    def grader_cpu_per_notebook(self) -> float:
+        return statistics.fmean(r.cpu_per_notebook for r in self.grader_runs)
 
     def baseline(self, prefix: str) -> RunnerResult | None:
         return next((b for b in self.baselines if b.name.startswith(prefix)), None)
@@ -88,8 +92,14 @@ def format_table(rows: list[RunnerResult], grader_rate: float, grader_cpu: float
 
 
 def targets(f: Findings) -> list[tuple[str, str, bool | None]]:
-    """(target, measured figure, met?) for each of issue 6's targets; None when not measured."""
+    """(target, measured figure, met?) for each of issue 15's targets; None when not measured."""
     rows: list[tuple[str, str, bool | None]] = []
+    cpu = statistics.fmean(r.measurement.cpu for r in f.grader_runs) / f.students
+    code = statistics.fmean(sum(map(student_code_seconds, res)) for res in f.grader_results) / f.students
+    floor = code + FORK_SECONDS
+    rows.append((f"CPU per student <= {TARGET_CPU_FACTOR:g}x (students' code + one fork)",
+                 f"{cpu:.3f} CPU s vs {code:.3f} + {FORK_SECONDS:g} s: {cpu / floor:.1f}x", cpu <= TARGET_CPU_FACTOR * floor))
+
     for prefix, label, factor in (("nbgrader", "nbgrader", TARGET_VS_NBGRADER),
                                   ("naive", "naive nbclient", TARGET_VS_NAIVE)):
         b = f.baseline(prefix)
@@ -99,31 +109,19 @@ def targets(f: Findings) -> list[tuple[str, str, bool | None]]:
             continue
         ratio = f.grader_rate / b.per_minute
         how = f" ({label} extrapolated from {b.notebooks} notebooks)" if b.sampled else ""
-        rows.append((name, f"{ratio:.1f}x{how}", ratio >= factor))
+        rows.append((name, f"{ratio:.1f}x{how}, {b.cpu_per_notebook / f.grader_cpu_per_notebook:.1f}x in CPU",
+                     ratio >= factor))
 
-    total = len(f.plan)
-    wall = statistics.fmean(r.measurement.wall for r in f.grader_runs)
-    projected = wall * TARGET_CLASS_NOTEBOOKS / total
-    how = "measured" if total == TARGET_CLASS_NOTEBOOKS else f"scaled from {total} notebooks"
-    rows.append((f"{TARGET_CLASS_NOTEBOOKS} notebooks in < {TARGET_CLASS_SECONDS:g} s",
-                 f"{projected:.1f} s ({how}, mean of two runs)", projected < TARGET_CLASS_SECONDS))
-
-    if f.check:
-        check = statistics.median(w for w, _ in f.check)
-        rows.append((f"grader check < {TARGET_CHECK_SECONDS:g} s",
-                     f"{check:.2f} s wall (median of {len(f.check)})", check < TARGET_CHECK_SECONDS))
+    name = f"grader check <= {TARGET_CHECK_FACTOR:g}x python -c 'import numpy' (wall)"
+    if f.check and f.numpy_start:
+        check, numpy_wall = statistics.median(w for w, _ in f.check), statistics.median(w for w, _ in f.numpy_start)
+        rows.append((name, f"{check:.2f} s vs {numpy_wall:.2f} s: {check / numpy_wall:.1f}x (medians of "
+                     f"{len(f.check)} and {len(f.numpy_start)})", check <= TARGET_CHECK_FACTOR * numpy_wall))
     else:
-        rows.append((f"grader check < {TARGET_CHECK_SECONDS:g} s", "not timed", None))
-
-    numpy_cpu = statistics.median(c for _, c in f.numpy_start)
-    overhead = statistics.fmean(overhead_per_student(r, res, f.students)
-                                for r, res in zip(f.grader_runs, f.grader_results))
-    limit = TARGET_OVERHEAD_FACTOR * numpy_cpu
-    rows.append((f"overhead per student <= {TARGET_OVERHEAD_FACTOR:g}x python+numpy start",
-                 f"{overhead:.3f} CPU s vs {limit:.3f} ({overhead / numpy_cpu:.1f}x one start)", overhead <= limit))
+        rows.append((name, "not timed", None))
 
     peak = max(r.measurement.peak_rss for r in f.grader_runs)
-    rows.append((f"peak memory < {TARGET_PEAK_BYTES / 1e9:g} GB",
+    rows.append((f"peak memory < {TARGET_PEAK_BYTES / 1e9:g} GB (compare runs of other sizes for the bound)",
                  f"{peak / 1e6:.0f} MB with {f.students} students (RSS summed over the process tree)",
                  peak < TARGET_PEAK_BYTES))
     return rows
@@ -200,7 +198,7 @@ def print_report(f: Findings, skip_demo: bool) -> list[tuple]:
 
     rows = targets(f)
     print()
-    print("== targets (issue 6)")
+    print("== targets (issue 15)")
     width = max(len(r[0]) for r in rows)
     for name, measured, ok in rows:
         print(f"   {name.ljust(width)}  {verdict(ok):8}  {measured}")

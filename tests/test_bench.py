@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from make_class import NOTEBOOKS, ClassWriter, mix_counts, plan_class  # noqa: E402
 from measure import run_measured  # noqa: E402
 from nbgrader_course import source_notebook, submission_text  # noqa: E402
+from report import Findings, targets  # noqa: E402
 from runners import grade_options  # noqa: E402
 from scores import score_differences  # noqa: E402
 from stages import breakdown  # noqa: E402
@@ -213,3 +214,29 @@ def test_profile_stacks_go_to_their_process_and_stage():
     ])
     assert breakdown(raw) == {("parent", "writing results"): 4, ("worker", "build"): 5, ("worker", "imports"): 2,
                               ("kernel", "students' code"): 7}
+
+
+def _findings(grader_cpu: float, code_per_check: float, check_wall: float) -> Findings:
+    """Two identical grader runs over 10 students (30 notebooks, one 1-check function each),
+    one nbgrader sample, and the timings of grader check and a NumPy start."""
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(measurement=SimpleNamespace(cpu=grader_cpu, wall=10.0, peak_rss=500e6),
+                          per_minute=180.0, cpu_per_notebook=grader_cpu / 30)
+    nbgrader = SimpleNamespace(name="nbgrader autograde", per_minute=3.0, cpu_per_notebook=2.0, notebooks=9, sampled=True)
+    results = [{"functions": [{"checks": [{"seconds": code_per_check}]}]}] * 30
+    plan = [SimpleNamespace(student=f"student{i:03d}") for i in range(10)]
+    return Findings(plan=plan, grader_runs=[run, run], grader_results=[results, results], baselines=[nbgrader],
+                    numpy_start=[(0.2, 0.1)] * 5, check=[(check_wall, 0.5)] * 3)
+
+
+def test_targets_are_issue_15s_ratios_from_the_same_run():
+    met = {name.split(" (")[0]: ok for name, _, ok in targets(_findings(grader_cpu=2.0, code_per_check=0.1, check_wall=0.5))}
+    # CPU 0.2 s per student against 0.3 s of students' code + 0.02 s of fork; 60x nbgrader; check 2.5x numpy
+    assert met["CPU per student <= 1.5x"] is True
+    assert met[">= 50x the throughput of nbgrader"] is True
+    assert met[">= 15x the throughput of naive nbclient"] is None  # not run
+    assert met["grader check <= 3x python -c 'import numpy'"] is True
+    slow = {name.split(" (")[0]: ok for name, _, ok in targets(_findings(grader_cpu=20.0, code_per_check=0.01, check_wall=2.0))}
+    assert slow["CPU per student <= 1.5x"] is False
+    assert slow["grader check <= 3x python -c 'import numpy'"] is False
