@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from grader.core.results import NotebookResult, NotebookStatus
 
@@ -189,19 +189,9 @@ def worker_main(conn, config: dict, parent: int) -> None:
 
 def _own_scratch(run_scratch: str | None) -> Path:
     """This worker's temporary folder, inside the run's when there is one; every temporary
-    file the worker and its helpers make goes there (``tempfile`` and ``TMPDIR``).
-
-    A run that ended while this worker was starting has removed its folder: the worker then
-    stops at once, rather than make a folder of its own in the system's temporary directory
-    that nobody would remove once the run's ending kills it.
-    """
-    if run_scratch:
-        try:
-            folder = tempfile.mkdtemp(prefix="w-", dir=run_scratch)  # short: kernels put sockets below
-        except FileNotFoundError:
-            stop_worker(code=0)
-    else:
-        folder = tempfile.mkdtemp(prefix="grader-worker-")
+    file the worker and its helpers make goes there (``tempfile`` and ``TMPDIR``)."""
+    base = run_scratch if run_scratch and os.path.isdir(run_scratch) else None
+    folder = tempfile.mkdtemp(prefix="w-" if base else "grader-worker-", dir=base)  # short: kernels put sockets below
     os.chmod(folder, 0o711)  # a kernel's own user passes through to its working directory
     tempfile.tempdir = folder
     os.environ["TMPDIR"] = folder
@@ -257,7 +247,7 @@ def _watch_parent(parent: int, cleanup: Callable[[], None]) -> None:
     stop_worker(cleanup=cleanup)
 
 
-def stop_worker(code: int = 1, cleanup: Callable[[], None] = lambda: None) -> NoReturn:
+def stop_worker(code: int = 1, cleanup: Callable[[], None] = lambda: None) -> None:
     """Kill every process this worker started, remove its files (``cleanup``), then exit at once."""
     mine = descendants(os.getpid())
     for pid in mine:
