@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -325,12 +326,17 @@ def test_force_and_a_changed_check_spec_regrade_and_keep_history(capsys, tiny_su
 
 # --- without a kernel --------------------------------------------------------------------------
 
-def test_a_worker_that_dies_costs_only_its_task(tmp_path):
+def test_a_worker_that_dies_costs_only_its_task_and_leaves_no_folder(tmp_path, monkeypatch):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))  # where the workers make their folders
+    monkeypatch.setattr(tempfile, "tempdir", None)
     broken = {"solutions": str(tmp_path / "nothing here"), "cache_dir": "", "fallback": True}
     with Pool(1, broken) as pool:
         answers = list(pool.run(["first", "second"], task=lambda item: {"student": item}))
     assert [(item, results) for item, results, _ in answers] == [("first", None), ("second", None)]
     assert all("stopped while grading" in why for _, _, why in answers)
+    assert list(temporary.iterdir()) == []  # each dead worker's folder went with it
 
 
 def test_a_second_run_on_the_same_gradebook_is_refused(capsys, tiny_folder, tmp_path):

@@ -29,10 +29,11 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from grader.core.results import NotebookResult, NotebookStatus
 
@@ -171,19 +172,23 @@ def worker_main(conn, config: dict, parent: int) -> None:
 
     threading.Thread(target=_watch_parent, args=(parent, orphaned), daemon=True).start()
 
-    catalog = Catalog(Path(config["solutions"]), cache_dir=Path(config["cache_dir"]) if config["cache_dir"] else None)
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            break
-        if task is None:
-            break
-        results = grade_task(task, catalog, config, inputs, server)
-        try:
-            conn.send(results)
-        except OSError:  # the parent is gone (killed): the watch on it ends this worker
-            break
+    try:
+        catalog = Catalog(Path(config["solutions"]), cache_dir=Path(config["cache_dir"]) if config["cache_dir"] else None)
+        while True:
+            try:
+                task = conn.recv()
+            except (EOFError, OSError):
+                break
+            if task is None:
+                break
+            results = grade_task(task, catalog, config, inputs, server)
+            try:
+                conn.send(results)
+            except OSError:  # the parent is gone (killed): the watch on it ends this worker
+                break
+    except Exception:  # a bug of ours: the parent reports the student; the traceback is for us
+        traceback.print_exc()
+        stop_worker(code=1, cleanup=cleanup)  # its folder and processes go with it, as on any stop
     stop_worker(code=0, cleanup=cleanup)
 
 
@@ -247,7 +252,7 @@ def _watch_parent(parent: int, cleanup: Callable[[], None]) -> None:
     stop_worker(cleanup=cleanup)
 
 
-def stop_worker(code: int = 1, cleanup: Callable[[], None] = lambda: None) -> None:
+def stop_worker(code: int = 1, cleanup: Callable[[], None] = lambda: None) -> NoReturn:
     """Kill every process this worker started, remove its files (``cleanup``), then exit at once."""
     mine = descendants(os.getpid())
     for pid in mine:
