@@ -35,7 +35,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from grader import __version__
-from grader.classrun.late import Late, LatePolicy, parse_time
+from grader.classrun.late import Late, LatePolicy
+from grader.core.config import parse_time
 from grader.core.errors import UsageError
 from grader.core.records import ClassRecord, Student
 from grader.core.results import NotebookResult, status_of

@@ -35,7 +35,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from grader.classrun.late import parse_time
+from grader.core.config import parse_time
 from grader.core.errors import UsageError
 from grader.core.records import Student
 

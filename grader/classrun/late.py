@@ -92,13 +92,3 @@ def policy_from(config: Config) -> LatePolicy:
         raise UsageError(f"{config.path}: [late] takes per_day or per_hour, not both")
     return LatePolicy(due=dict(config.due), extensions=dict(config.extensions), **numbers)
 
-
-def parse_time(text: str) -> datetime.datetime | None:
-    """An ISO 8601 time (UTC when it names no zone; 'Z' accepted), or None when empty or not one."""
-    if not text or not text.strip():
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)

@@ -124,11 +124,23 @@ def _moment(path: Path, slug: str, value) -> datetime.datetime:
     elif isinstance(value, datetime.date):
         moment = datetime.datetime.combine(value, datetime.time(23, 59, 59))
     else:
-        try:
-            moment = datetime.datetime.fromisoformat(str(value))
-        except ValueError:
+        parsed = parse_time(str(value))
+        if parsed is None:
             raise UsageError(f"{path}: due date of {slug} is {value!r}, not a date-time such as "
-                             "2026-10-01T23:59:00Z") from None
+                             "2026-10-01T23:59:00Z")
+        moment = parsed
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def parse_time(text: str) -> datetime.datetime | None:
+    """An ISO 8601 time (UTC when it names no zone; 'Z' accepted), or None when empty or not one.
+    Due dates here, submission times in rosters and the gradebook all read times this way."""
+    if not text or not text.strip():
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
