@@ -12,13 +12,16 @@ In one run:
 4. runs the same sample through nbclient as it is, one fresh kernel per notebook
    (naive_nbclient.py);
 5. prints a table with ratios against this grader, where the grader's time goes, and
-   issue 6's targets with "met" or "NOT MET" beside each measured figure (report.py).
+   issue 15's targets with "met" or "NOT MET" beside each measured figure (report.py).
 
 Figures of a sampled runner are extrapolated to the whole class, and the table says so.
 
     .venv/bin/python bench/class_bench.py --students 100
     .venv/bin/python bench/class_bench.py --students 300 --grader-only
     .venv/bin/python bench/class_bench.py --students 30 --grader-only --cluster local:2 --workers 2
+
+Every run ends with a third, profiled run (py-spy, from the benchmark's environment) that
+says where the CPU goes per stage; --no-profile leaves it out.
 
 Exit status: 0 done; 1 the two grader runs gave some notebook a different score;
 2 usage error; 3 this grader could not grade the class at all (or another step the
@@ -52,7 +55,7 @@ from measure import short_runs  # noqa: E402
 from report import Findings, print_cluster_comparison, print_report  # noqa: E402
 from runners import GraderBroken, grader_command, run_grader, run_naive, run_nbgrader, sample_students  # noqa: E402
 from scores import plan_mismatches, score_differences, scores_of  # noqa: E402
-from stages import breakdown, format_breakdown, profiled  # noqa: E402
+from stages import breakdown, ensure_py_spy, format_breakdown, profiled  # noqa: E402
 
 EXIT_OK, EXIT_SCORES_DIFFER, EXIT_USAGE, EXIT_GRADER_BROKEN = 0, 1, 2, 3
 
@@ -79,9 +82,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bench-venv", default=str(HERE / ".venv"),
                    help="environment holding nbgrader (default: bench/.venv, created on first use)")
     p.add_argument("--save", help="also write every figure as JSON to this file")
-    p.add_argument("--profile", action="store_true",
-                   help="grade the class a third time under py-spy and print where its CPU goes, per stage "
-                        "(parent, worker, kernel); the two measured runs stay unprofiled")
+    p.add_argument("--no-profile", dest="profile", action="store_false",
+                   help="leave out the third, profiled run (by default the class, or its first "
+                        "--profile-students students, is graded once more under py-spy, and the report says "
+                        "where the CPU goes per stage; the two measured runs are never profiled)")
+    p.add_argument("--profile", action="store_true", default=True, help=argparse.SUPPRESS)  # the default
+    p.add_argument("--profile-students", type=int, default=100, metavar="K",
+                   help="students graded by the profiled run (default 100: the stage shares settle well "
+                        "before that, and a larger class would only make the run longer)")
     return p
 
 
@@ -90,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.nbgrader_sample < 0 or args.naive_sample < 0:
         p.error("a sample size cannot be negative")
+    if args.profile_students < 1:
+        p.error("--profile-students must be at least 1 (or use --no-profile)")
 
     from grader.grading.catalog import Catalog
 
@@ -137,7 +147,7 @@ def run(args, catalog, plan: list[Submission], work: Path) -> int:
                         plan_mismatches=plan_mismatches(plan, scores_of(results[0])))
 
     if args.profile:
-        findings.profile = profile_run(class_dir, work, len(plan), local, runs[-1].measurement.cpu,
+        findings.profile = profile_run(plan, class_dir, work, args, local, runs[-1].measurement.cpu,
                                        findings.students)
 
     students = sorted({s.student for s in plan})
@@ -186,22 +196,37 @@ def run(args, catalog, plan: list[Submission], work: Path) -> int:
     return EXIT_SCORES_DIFFER if findings.differences else EXIT_OK
 
 
-def profile_run(class_dir: Path, work: Path, total: int, extra: tuple[str, ...], cpu: float,
+def profile_run(plan: list[Submission], class_dir: Path, work: Path, args, extra: tuple[str, ...], cpu: float,
                 students: int) -> str:
     """A third grader run under py-spy: the CPU per stage, as a printable table.
 
-    Not timed against anything: the profiler slows the run it watches. The shares are
-    turned into seconds per student with the CPU time of the second (unprofiled) run.
+    Not timed against anything: the profiler slows the run it watches. It grades the first
+    ``--profile-students`` students (a copy of their folders); the shares are turned into
+    seconds per student with the CPU time of the second (unprofiled) run of the whole class.
     """
-    print("this grader under py-spy (--profile), not timed", flush=True)
+    chosen = sorted({s.student for s in plan})[:args.profile_students]
+    total = sum(1 for s in plan if s.student in set(chosen))
+    print(f"this grader under py-spy on {len(chosen)} of {students} students (profile), not timed", flush=True)
+    try:
+        spy = ensure_py_spy(Path(args.bench_venv), ROOT)
+    except RuntimeError as exc:
+        return f"   no profile: {exc}"
+    target = class_dir
+    if len(chosen) < students:
+        target = work / "profile-class"
+        shutil.rmtree(target, ignore_errors=True)
+        for student in chosen:
+            shutil.copytree(class_dir / student, target / student)
     raw = work / "profile-raw.txt"
     try:
-        run_grader(class_dir, work, "profiled", total, extra, wrap=lambda command: profiled(command, raw))
+        run_grader(target, work, "profiled", total, extra, wrap=lambda command: profiled(command, raw, spy))
     except (GraderBroken, RuntimeError) as exc:
         return f"   no profile: {exc}"
     if not raw.exists():
         return "   no profile: py-spy wrote nothing"
-    return format_breakdown(breakdown(raw.read_text(encoding="utf-8")), cpu, students)
+    heading = (f"   profiled run: {len(chosen)} of {students} students; seconds per student are its shares "
+               "times run 2's CPU per student\n")
+    return heading + format_breakdown(breakdown(raw.read_text(encoding="utf-8")), cpu, students)
 
 
 def time_grader_check(plan: list[Submission], class_dir: Path, work: Path) -> list[tuple[float, float]]:

@@ -227,14 +227,20 @@ def ensure_nbgrader(venv: Path, project: Path) -> Path:
     everyone in an environment; so it never goes into the project's own venv.
     """
     nbgrader = Path(venv) / "bin" / "nbgrader"
-    if nbgrader.exists():
-        return nbgrader
-    print(f"setting up {venv} with the bench extra (nbgrader, psutil); once, about a minute", flush=True)
-    steps = [[sys.executable, "-m", "venv", str(venv)],
-             [str(Path(venv) / "bin" / "python"), "-m", "pip", "install", "-q", "-e", f"{project}[bench]"]]
+    if not nbgrader.exists():
+        install_bench_extra(venv, project)
+    return nbgrader
+
+
+def install_bench_extra(venv: Path, project: Path) -> None:
+    """Create ``venv`` if need be and install the project's ``bench`` extra into it (nbgrader,
+    psutil, py-spy): once, about a minute; a later extra's new member is added the same way."""
+    print(f"setting up {venv} with the bench extra (nbgrader, psutil, py-spy); once, about a minute", flush=True)
+    python = Path(venv) / "bin" / "python"
+    steps = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
+    steps.append([str(python), "-m", "pip", "install", "-q", "-e", f"{project}[bench]"])
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             raise RuntimeError(f"could not set up {venv}: {last}")
-    return nbgrader

@@ -59,6 +59,13 @@ def student_code_seconds(result: dict) -> float:
     return sum(c.get("seconds") or 0.0 for f in result.get("functions", []) for c in f.get("checks", []))
 
 
+def timed_out_seconds(result: dict) -> float:
+    """The part of ``student_code_seconds`` spent in checks that ran out of time (a loop that never
+    ends burns its whole limit in the student's code)."""
+    return sum(c.get("seconds") or 0.0 for f in result.get("functions", []) for c in f.get("checks", [])
+               if c.get("status") == "timeout")
+
+
 def timing_fields(results: list[dict]) -> dict[str, float]:
     """Median of each numeric `timing` field over the graded notebooks, whatever fields there are."""
     graded = [r.get("timing") or {} for r in results if r.get("status") == "graded"]
@@ -96,9 +103,16 @@ def targets(f: Findings) -> list[tuple[str, str, bool | None]]:
     rows: list[tuple[str, str, bool | None]] = []
     cpu = statistics.fmean(r.measurement.cpu for r in f.grader_runs) / f.students
     code = statistics.fmean(sum(map(student_code_seconds, res)) for res in f.grader_results) / f.students
-    floor = code + FORK_SECONDS
+    looped = statistics.fmean(sum(map(timed_out_seconds, res)) for res in f.grader_results) / f.students
+    # Judged without the time-outs: a function that loops until its limit adds the same seconds to
+    # both sides, and in a small class it would make any overhead look small.
+    floor = code - looped + FORK_SECONDS
+    figure = f"{cpu - looped:.3f} CPU s vs {code - looped:.3f} + {FORK_SECONDS:g} s: {(cpu - looped) / floor:.1f}x"
+    if looped:
+        figure += (f" (time-outs left out on both sides: {looped:.3f} s per student; with them "
+                   f"{cpu / (code + FORK_SECONDS):.1f}x)")
     rows.append((f"CPU per student <= {TARGET_CPU_FACTOR:g}x (students' code + one fork)",
-                 f"{cpu:.3f} CPU s vs {code:.3f} + {FORK_SECONDS:g} s: {cpu / floor:.1f}x", cpu <= TARGET_CPU_FACTOR * floor))
+                 figure, cpu - looped <= TARGET_CPU_FACTOR * floor))
 
     for prefix, label, factor in (("nbgrader", "nbgrader", TARGET_VS_NBGRADER),
                                   ("naive", "naive nbclient", TARGET_VS_NAIVE)):

@@ -150,20 +150,35 @@ def format_breakdown(counts: Counter, cpu_seconds: float | None = None, students
     return "\n".join(lines)
 
 
-def py_spy() -> str | None:
-    here = Path(sys.executable).parent / "py-spy"
-    return str(here) if here.exists() else shutil.which("py-spy")
+def py_spy(venv: Path | None = None) -> str | None:
+    """py-spy beside this interpreter, in the benchmark's environment ``venv``, or on PATH."""
+    for folder in (Path(sys.executable).parent, Path(venv) / "bin" if venv else None):
+        if folder is not None and (folder / "py-spy").exists():
+            return str(folder / "py-spy")
+    return shutil.which("py-spy")
 
 
-def profiled(command: list[str], output: Path, rate: int = 20) -> list[str]:
+def ensure_py_spy(venv: Path, project: Path) -> str:
+    """py-spy's executable; when none is found, the project's ``bench`` extra (which names it) is
+    installed into the benchmark's environment ``venv``, created if need be, as for nbgrader."""
+    found = py_spy(venv)
+    if found:
+        return found
+    from nbgrader_course import install_bench_extra
+
+    install_bench_extra(venv, project)
+    found = py_spy(venv)
+    if not found:
+        raise RuntimeError(f"py-spy is still missing from {venv} after installing the bench extra")
+    return found
+
+
+def profiled(command: list[str], output: Path, spy: str, rate: int = 20) -> list[str]:
     """``command`` run under py-spy, sampling its whole process tree into ``output``.
 
     ``--nonblocking`` samples without pausing the processes, so the run is slowed less
     (a few stacks may come out torn, which only blurs the proportions).
     """
-    spy = py_spy()
-    if spy is None:
-        raise RuntimeError("--profile needs py-spy: .venv/bin/pip install py-spy")
     return [spy, "record", "--subprocesses", "--nonblocking", "--rate", str(rate), "--format", "raw",
             "--output", str(output), "--", *command]
 

@@ -149,7 +149,7 @@ def test_the_benchmark_exits_non_zero_when_scores_differ(monkeypatch, tmp_path):
     monkeypatch.setattr(class_bench, "run_grader", fake_run_grader)
     monkeypatch.setattr(Catalog, "expected", lambda self, assignment: {})  # no reference run
     monkeypatch.setattr(class_bench, "short_runs", lambda *a, **k: [(0.1, 0.1)])
-    code = class_bench.main(["--students", "4", "--grader-only", "--workdir", str(tmp_path)])
+    code = class_bench.main(["--students", "4", "--grader-only", "--no-profile", "--workdir", str(tmp_path)])
     assert code == class_bench.EXIT_SCORES_DIFFER
 
 
@@ -216,7 +216,18 @@ def test_profile_stacks_go_to_their_process_and_stage():
                               ("kernel", "students' code"): 7}
 
 
-def _findings(grader_cpu: float, code_per_check: float, check_wall: float) -> Findings:
+def test_a_time_out_does_not_hide_the_overhead():
+    # 10 students: 3.0 CPU s in all, 0.3 s of it ordinary students' code (30 checks of 0.01 s) and
+    # 1.0 s one looping check; without the loop the overhead is 1.7 s against 0.3 s of code.
+    looping = {"functions": [{"checks": [{"seconds": 1.0, "status": "timeout"}]}]}
+    f = _findings(grader_cpu=3.0, code_per_check=0.01, check_wall=0.5, extra=[looping])
+    name, figure, ok = targets(f)[0]
+    assert ok is False  # 0.2 CPU s per student vs 0.03 + 0.02 s: 4x
+    assert "4.0x" in figure and "time-outs left out" in figure
+    assert "with them 2.0x" in figure  # what it would read with the loop counted as students' code
+
+
+def _findings(grader_cpu: float, code_per_check: float, check_wall: float, extra: list | None = None) -> Findings:
     """Two identical grader runs over 10 students (30 notebooks, one 1-check function each),
     one nbgrader sample, and the timings of grader check and a NumPy start."""
     from types import SimpleNamespace
@@ -224,7 +235,7 @@ def _findings(grader_cpu: float, code_per_check: float, check_wall: float) -> Fi
     run = SimpleNamespace(measurement=SimpleNamespace(cpu=grader_cpu, wall=10.0, peak_rss=500e6),
                           per_minute=180.0, cpu_per_notebook=grader_cpu / 30)
     nbgrader = SimpleNamespace(name="nbgrader autograde", per_minute=3.0, cpu_per_notebook=2.0, notebooks=9, sampled=True)
-    results = [{"functions": [{"checks": [{"seconds": code_per_check}]}]}] * 30
+    results = [{"functions": [{"checks": [{"seconds": code_per_check}]}]}] * 30 + (extra or [])
     plan = [SimpleNamespace(student=f"student{i:03d}") for i in range(10)]
     return Findings(plan=plan, grader_runs=[run, run], grader_results=[results, results], baselines=[nbgrader],
                     numpy_start=[(0.2, 0.1)] * 5, check=[(check_wall, 0.5)] * 3)
