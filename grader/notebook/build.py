@@ -16,7 +16,7 @@ from nbformat import NotebookNode
 from grader.checks.spec import Assignment
 from grader.core.results import FunctionStatus
 from grader.notebook.checkcells import is_checker_cell
-from grader.notebook.fit import fit_to_scaffold
+from grader.notebook.fit import OurDefinition, fit_to_scaffold, our_definition
 from grader.notebook.reader import cell_tags, code_cells
 from grader.notebook.regions import (
     Definition,
@@ -29,7 +29,14 @@ from grader.notebook.regions import (
     normalise_source,
     placeholder_for,
 )
-from grader.notebook.second import TopImport, explain, imports_used, outside_items, top_level_imports
+from grader.notebook.second import (
+    TopImport,
+    explain,
+    import_texts,
+    imports_used,
+    outside_items,
+    top_level_imports,
+)
 
 DEMO_TAG = "demo"
 
@@ -130,18 +137,38 @@ def _syntax_error(source: str) -> SyntaxError | None:
 
 
 @dataclass(frozen=True)
+class Base:
+    """A graded function as a scaffold cell defines it, with what every build compares with it:
+    its extraction, what fitting reads of it, and its lines outside the regions."""
+
+    extraction: Extraction
+    fitting: OurDefinition
+    outside: tuple = ()  # second.outside_items of the definition
+
+
+def base_of(cell: str, name: str) -> Base:
+    found = extract(cell, name)
+    assert found.span is not None
+    lines = cell.split("\n")
+    return Base(found, our_definition(cell, found), tuple(outside_items(lines, found.span, found.regions)))
+
+
+@dataclass(frozen=True)
 class ScaffoldFacts:
     """What every build needs from the scaffold alone, the same for every student: its code
     cells as they run, the cell defining each graded function and that function as the scaffold
-    has it (``bases``), the released placeholder of each of its regions, and each code cell's
-    shape outside the regions. The catalog works them out once per assignment
+    has it (``bases``), the released placeholder of each of its regions, each code cell's
+    shape outside the regions (``known``), its code cells' sources as written (``sources``) and
+    its top-level imports (``imports``). The catalog works them out once per assignment
     (``Catalog.scaffold_facts``), so a worker does it once, not once per notebook."""
 
     homes: dict[str, int]
     known: frozenset[str]
     cells: tuple[str, ...] = ()
-    bases: dict[str, Extraction] = field(default_factory=dict)
+    bases: dict[str, Base] = field(default_factory=dict)
     placeholders: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sources: frozenset[str] = frozenset()
+    imports: frozenset[str] = frozenset()
 
 
 def scaffold_facts(assignment: Assignment, scaffold: NotebookNode) -> ScaffoldFacts:
@@ -151,11 +178,11 @@ def scaffold_facts(assignment: Assignment, scaffold: NotebookNode) -> ScaffoldFa
         home = next((i for i, c in enumerate(cells) if extract(c, name).found), None)
         if home is not None:
             homes[name] = home
-            bases[name] = extract(cells[home], name)
-            placeholders[name] = tuple(placeholder_for(r.body) for r in bases[name].regions)
-    known = frozenset(_outside_regions(c.source, assignment.functions)
-                      for c in scaffold.cells if c.cell_type == "code")
-    return ScaffoldFacts(homes, known, cells, bases, placeholders)
+            bases[name] = base_of(cells[home], name)
+            placeholders[name] = tuple(placeholder_for(r.body) for r in bases[name].extraction.regions)
+    sources = frozenset(c.source for c in scaffold.cells if c.cell_type == "code")
+    known = frozenset(_outside_regions(source, assignment.functions) for source in sources)
+    return ScaffoldFacts(homes, known, cells, bases, placeholders, sources, import_texts("\n".join(cells)))
 
 
 @dataclass
@@ -188,7 +215,6 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
     located = _Located(code_cells(student))
     lines = located.text.split("\n")
     mine = _Student(located, lines, top_level_imports(lines, located.describe) if second_opinion else [])
-    scaffold_text = "\n".join(cells)
     functions: dict[str, FunctionBuild] = {}
     notes: list[str] = []
     flags: list[str] = []
@@ -196,7 +222,7 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
     for name in assignment.functions:
         if name not in facts.homes:
             raise ValueError(f"{assignment.slug}: the scaffold does not define graded function {name}")
-        built = _build_function(name, facts, cells[facts.homes[name]], mine, scaffold_text,
+        built = _build_function(name, facts, cells[facts.homes[name]], mine,
                                 fallback=fallback, second_opinion=second_opinion)
         cells[built.function.cell] = built.cell
         functions[name] = built.function
@@ -212,13 +238,14 @@ def build(assignment: Assignment, scaffold: NotebookNode, student: NotebookNode,
     return Build(cells, functions, notes, flags, second_cells, second, uses)
 
 
-def _build_function(name: str, facts: ScaffoldFacts, cell: str, student: _Student, scaffold_text: str, *,
+def _build_function(name: str, facts: ScaffoldFacts, cell: str, student: _Student, *,
                     fallback: bool, second_opinion: bool) -> _Built:
     """One graded function: which of the student's definitions is graded, and its cell with the
     student's regions (or whole definition, or the placeholders) spliced in."""
     home, placeholders = facts.homes[name], list(facts.placeholders[name])
     # Worked out once from the scaffold; afresh when another function of this cell changed it.
-    base = facts.bases[name] if cell == facts.cells[home] else extract(cell, name)
+    ours = facts.bases[name] if cell == facts.cells[home] else base_of(cell, name)
+    base = ours.extraction
     located = student.located
     mine = extract(located.text, name, len(base.regions), located.describe)
     chosen = mine.chosen
@@ -232,15 +259,15 @@ def _build_function(name: str, facts: ScaffoldFacts, cell: str, student: _Studen
     shown = tuple({"index": r.index, "code": r.body, "where": located.describe(r.start)} for r in mine.regions)
     status, message = _classify(name, mine, placeholders, fallback)
     if second_opinion and status != "fallback":
-        built.candidate = _second_candidate(name, cell, base, mine, located,
-                                            imports_used(student.imports, scaffold_text, chosen.source))
+        built.candidate = _second_candidate(name, ours, mine, student.lines,
+                                            imports_used(student.imports, facts.imports, chosen.source))
     fitted: list[str] = []
     if status == "fallback":
         shown = ({"index": 0, "code": chosen.source, "where": chosen.where},)
         built.cell = splice(cell, base, None, chosen.source)
         built.flags.append(_fallback_flag(name, mine))
     elif status == "ok":
-        bodies, fitted = fit_to_scaffold(name, cell, base, student.lines, mine)
+        bodies, fitted = fit_to_scaffold(name, cell, base, student.lines, mine, ours.fitting)
         built.cell = splice(cell, base, bodies, None)
     else:
         built.cell = splice(cell, base, placeholders, None)
@@ -263,6 +290,9 @@ def _described(error: SyntaxError) -> str:
 
 def graded_calls(cell: str, name: str, graded: tuple[str, ...]) -> tuple[str, ...]:
     """The other graded functions that definition ``name`` in ``cell`` calls by name, in order."""
+    others = [g for g in graded if g != name]
+    if not any(g in cell for g in others):  # no other graded name in the cell: nothing to parse
+        return ()
     span = extract(cell, name).span
     if span is None:
         return ()
@@ -274,8 +304,8 @@ def graded_calls(cell: str, name: str, graded: tuple[str, ...]) -> tuple[str, ..
     return tuple(dict.fromkeys(c for c in called if c in graded and c != name))
 
 
-def _second_candidate(name: str, scaffold_cell: str, base: Extraction, mine: Extraction,
-                      located: _Located, imports: list[TopImport]) -> tuple[str, str] | None:
+def _second_candidate(name: str, ours: Base, mine: Extraction, student_lines: list[str],
+                      imports: list[TopImport]) -> tuple[str, str] | None:
     """(the student's whole definition, how it differs) when it deserves a second opinion.
 
     The definition Python would keep (the last) is the one run: where that is not the one
@@ -284,12 +314,11 @@ def _second_candidate(name: str, scaffold_cell: str, base: Extraction, mine: Ext
     runs before it), or no second opinion is needed.
     """
     chosen, last = mine.chosen, mine.definitions[-1]
-    assert chosen is not None and base.span is not None
+    assert chosen is not None
     if last is not chosen:
         return last.source, f"{last.where} defines `{name}` again ({last.state})"
-    ours = outside_items(scaffold_cell.split("\n"), base.span, base.regions)
-    theirs = outside_items(located.text.split("\n"), chosen.span, chosen.regions)
-    reason = explain(ours, theirs, len(base.regions))
+    theirs = outside_items(student_lines, chosen.span, chosen.regions)
+    reason = explain(list(ours.outside), theirs, len(ours.extraction.regions))
     if imports:
         first = imports[0]
         reason = reason or f"`{first.text}` is outside the regions ({first.where})"
@@ -363,6 +392,8 @@ def _ignored_cells_note(
     known = facts.known
     changed = []
     for number, source in enumerate(code_cells(student), start=1):
+        if source in facts.sources:  # a cell as the scaffold has it: its shape is known
+            continue
         shape = _outside_regions(source, names)
         if any(extract(normalise_source(source), n).found for n in whole) or is_checker_cell(source):
             continue

@@ -14,6 +14,7 @@ import ast
 import io
 import re
 import tokenize
+from dataclasses import dataclass
 
 from grader.notebook.regions import (
     Extraction,
@@ -227,8 +228,24 @@ def renamed(code: str, names: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class OurDefinition:
+    """What fitting reads of the scaffold's own definition of a function: every name it binds,
+    and how it binds those outside its regions. The same for every student of an assignment."""
+
+    bound: frozenset[str]
+    bindings: tuple[tuple[How, str], ...]
+
+
+def our_definition(scaffold_cell: str, base: Extraction) -> OurDefinition:
+    assert base.span is not None
+    return OurDefinition(frozenset(names_bound(function_source(scaffold_cell, base.span))),
+                         tuple(bindings_outside(scaffold_cell.split("\n"), base.span, base.regions)))
+
+
 def fit_to_scaffold(
     name: str, scaffold_cell: str, base: Extraction, student_lines: list[str], mine: Extraction,
+    known: OurDefinition | None = None,
 ) -> tuple[list[str], list[str]]:
     """The student's region bodies, fitted to our scaffold where theirs was the original course's.
 
@@ -237,15 +254,16 @@ def fit_to_scaffold(
     a plain alias such as ``inc = mini_batch_size`` that the region uses but our scaffold
     lacks (it is set at the region's start); and a loop counting the same steps from another
     start (the region runs with the loop variable as its own loop counted it). Returns the
-    bodies and a note for each fit.
+    bodies and a note for each fit. ``known``: ``our_definition`` of this cell and base, when
+    the caller keeps it.
     """
     assert base.span is not None and mine.span is not None
     our_lines = scaffold_cell.split("\n")
-    ours = names_bound(function_source(scaffold_cell, base.span))
+    known = known or our_definition(scaffold_cell, base)
+    ours = set(known.bound)
     mentioned = {n for r in mine.regions for n in names_mentioned(r.body)}
     theirs = bindings_outside(student_lines, mine.span, mine.regions)
-    paired = counterparts(theirs, bindings_outside(our_lines, base.span, base.regions),
-                          {n for _, n in theirs} | mentioned, ours)
+    paired = counterparts(theirs, list(known.bindings), {n for _, n in theirs} | mentioned, ours)
     renames = {student: our for student, our in paired.items() if student in mentioned}
     aliases = {alias: target for alias, target in _aliases(theirs).items()
                if alias not in ours and target in ours and alias not in renames}

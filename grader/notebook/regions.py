@@ -166,10 +166,16 @@ class _Open:
         return self.depth == 0 and self.quote is None and not self.backslash
 
     def after(self, line: str) -> _Open:
-        depth, i, end = self.depth, 0, len(line)
+        # Jumps from one character that matters to the next (most lines hold few or none).
+        depth, i = self.depth, 0
         quote: str | None = self.quote
-        while i < end:
+        end = len(line)
+        while True:
             if quote is not None:  # inside a string: look for its end, skipping escapes
+                found = (_IN_DOUBLE_QUOTES if quote[0] == '"' else _IN_SINGLE_QUOTES).search(line, i)
+                if found is None:
+                    break
+                i = found.start()
                 if line[i] == "\\":
                     i += 2
                 elif line.startswith(quote, i):
@@ -178,6 +184,10 @@ class _Open:
                 else:
                     i += 1
                 continue
+            found = _OUTSIDE_STRING.search(line, i)
+            if found is None:
+                break
+            i = found.start()
             char = line[i]
             if char == "#":
                 end = i  # the rest is a comment
@@ -189,13 +199,19 @@ class _Open:
                 quote = char
             elif char in "([{":
                 depth += 1
-            elif char in ")]}":
+            else:
                 depth = max(0, depth - 1)
             i += 1
         if quote is not None and len(quote) == 1:
             quote = None  # a one-line string left open is a syntax error, not a continuation
         backslash = quote is None and line[:end].rstrip().endswith("\\")
         return _Open(depth, quote, backslash)
+
+
+# The characters _Open.after stops at: outside a string, and inside one opened by each quote.
+_OUTSIDE_STRING = re.compile(r"""[#"'()\[\]{}]""")
+_IN_DOUBLE_QUOTES = re.compile(r'["\\]')
+_IN_SINGLE_QUOTES = re.compile(r"['\\]")
 
 
 def strip_comment(line: str) -> str:

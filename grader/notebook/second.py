@@ -27,6 +27,9 @@ from grader.notebook.regions import (
 MAX_QUOTED = 60  # characters of a line quoted in a reason
 
 
+_DOCSTRING = re.compile(r"^[rRuUbB]?('''|\"\"\"|'|\")")
+
+
 @dataclass(frozen=True)
 class _Item:
     """One line of a definition outside its regions: its code folded, or a marker."""
@@ -58,7 +61,7 @@ def outside_items(lines: list[str], span: FunctionSpan, regions: tuple[Region, .
             items.append(_Item("<end>", line.strip(), closed, False))
             continue
         if offset > 0 and starts[offset]:
-            in_docstring = first_statement and re.match(r"^[rRuUbB]?('''|\"\"\"|'|\")", line.strip()) is not None
+            in_docstring = first_statement and _DOCSTRING.match(line.strip()) is not None
             first_statement = False
         if in_docstring:
             continue
@@ -154,11 +157,14 @@ class TopImport:
     where: str
 
 
+_IMPORT = re.compile(r"(import|from)\s")
+
+
 def top_level_imports(lines: list[str], describe) -> list[TopImport]:
     """Imports at column 0 of the student's cells (``import math``, ``from math import sqrt``)."""
     found = []
     for i, line in enumerate(lines):
-        if not re.match(r"(import|from)\s", line):
+        if not line.startswith(("import", "from")) or not _IMPORT.match(line):
             continue
         try:
             tree = ast.parse(line.strip())
@@ -171,8 +177,13 @@ def top_level_imports(lines: list[str], describe) -> list[TopImport]:
     return found
 
 
-def imports_used(imports: list[TopImport], scaffold_text: str, definition: str) -> list[TopImport]:
-    """The student's own imports the definition uses that the scaffold does not make."""
-    ours = {t.text for t in top_level_imports(scaffold_text.split("\n"), str)}
+def imports_used(imports: list[TopImport], scaffold_imports: frozenset[str], definition: str) -> list[TopImport]:
+    """The student's own imports the definition uses that the scaffold does not make
+    (``scaffold_imports``: the texts of the scaffold's, from ``import_texts``)."""
     words = set(re.findall(r"[A-Za-z_]\w*", definition))
-    return [t for t in imports if t.text not in ours and t.names & words]
+    return [t for t in imports if t.text not in scaffold_imports and t.names & words]
+
+
+def import_texts(scaffold_text: str) -> frozenset[str]:
+    """The imports the scaffold makes at the top level of its cells, as written."""
+    return frozenset(t.text for t in top_level_imports(scaffold_text.split("\n"), str))
