@@ -293,15 +293,22 @@ def _add_review_policy(command: argparse.ArgumentParser) -> None:
              "and flags it, 'strict' runs no second opinion")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command``, only that subcommand's parser under the top
+    level (what ``main`` builds when it knows the command: the others cost imports)."""
     from grader import __version__
 
     p = argparse.ArgumentParser(prog="grader", description="Grade Jupyter assignments by their marked regions. "
                                 "Settings come from grader.toml (found from this folder upwards); flags win.")
     p.add_argument("--version", action="version", version=f"grader {__version__}", help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _grade_parser(sub)
-    _check_parser(sub)
+    for names, build in SUBCOMMANDS:
+        if command is None or command in names:
+            build(sub)
+    return p
+
+
+def _release_parser(sub) -> None:
     r = sub.add_parser("release", help="build assignments/ from solutions/",
                        description="Write what students get: notebooks with placeholders, public checks, the "
                                    "student package. Exit codes: 0 written, 2 usage error, 3 a solution fails its checks.")
@@ -310,13 +317,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default=default_of(api.release, "out"),
                    help="the students' folder to write (default: %(default)s)")
     r.set_defaults(run=cmd_release, parser=r)
-    _export_parser(sub)
-    _feedback_parser(sub)
-    _gradebook_parsers(sub)
+
+
+def _gradescope_parser(sub) -> None:
     from grader.lms import gradescope
 
     gradescope.add_parser(sub)
-    return p
 
 
 def _gradebook_parsers(sub) -> None:
@@ -487,7 +493,9 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Parse, call the library, and turn an error the user can fix into one line and its exit code."""
     skip_unused_imports()
-    top = parser()
+    given = sys.argv[1:] if argv is None else argv
+    known = {name for names, _ in SUBCOMMANDS for name in names}
+    top = parser(given[0] if given and given[0] in known else None)  # else the whole one, for its help or error
     args, extra = top.parse_known_args(argv)
     if extra:  # the subcommand's own usage, not the top level's
         getattr(args, "parser", top).error(f"unrecognized arguments: {' '.join(extra)}")
@@ -497,6 +505,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
 
+
+# Every subcommand's parser, in the order the help lists them: the names each builder adds.
+SUBCOMMANDS: tuple[tuple[tuple[str, ...], Callable[[Any], None]], ...] = (
+    (("grade",), _grade_parser), (("check",), _check_parser), (("release",), _release_parser),
+    (("export",), _export_parser), (("feedback",), _feedback_parser),
+    (("review", "override", "list", "init"), _gradebook_parsers), (("gradescope",), _gradescope_parser),
+)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,7 @@
 """The ``grader`` command, called in-process (grader/cli.py)."""
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import zipfile
@@ -10,7 +11,7 @@ import nbformat
 import pytest
 from conftest import notebook_with_region, tiny_reference_body
 
-from grader.cli import main
+from grader.cli import SUBCOMMANDS, main, parser
 from grader.core.files import safe_file_name
 from grader.notebook.regions import placeholder_for
 
@@ -27,6 +28,32 @@ def no_traceback(err: str) -> None:
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("error: ")
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
+def _commands(p: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_the_parser_built_for_one_command_reads_it_as_the_whole_parser_does():
+    whole = _commands(parser())
+    assert set(whole) == {name for names, _ in SUBCOMMANDS for name in names}
+    for names, _ in SUBCOMMANDS:
+        for name in names:
+            alone = _commands(parser(name))
+            assert set(alone) == set(names), name
+            assert alone[name].format_help() == whole[name].format_help(), name
+
+
+def test_help_and_unknown_commands_still_list_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["nonsense"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nonsense'" in err
+    for names, _ in SUBCOMMANDS:
+        assert all(repr(name) in err for name in names)
 
 
 # --- grade ----------------------------------------------------------------------------------
