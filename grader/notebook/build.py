@@ -175,7 +175,7 @@ def scaffold_facts(assignment: Assignment, scaffold: NotebookNode) -> ScaffoldFa
     cells = tuple(scaffold_cells(scaffold))
     homes, bases, placeholders = {}, {}, {}
     for name in assignment.functions:
-        home = next((i for i, c in enumerate(cells) if extract(c, name).found), None)
+        home = next((i for i, c in enumerate(cells) if extract(c, name, texts=False).found), None)
         if home is not None:
             homes[name] = home
             bases[name] = base_of(cells[home], name)
@@ -293,7 +293,7 @@ def graded_calls(cell: str, name: str, graded: tuple[str, ...]) -> tuple[str, ..
     others = [g for g in graded if g != name]
     if not any(g in cell for g in others):  # no other graded name in the cell: nothing to parse
         return ()
-    span = extract(cell, name).span
+    span = extract(cell, name, texts=False).span
     if span is None:
         return ()
     try:
@@ -333,7 +333,7 @@ def _second_build(cells: list[str], functions: dict[str, FunctionBuild],
     second_cells, second = list(cells), {}
     for name, (whole, reason) in candidates.items():
         home = functions[name].cell
-        trial = splice(second_cells[home], extract(second_cells[home], name), None, whole)
+        trial = splice(second_cells[home], extract(second_cells[home], name, texts=False), None, whole)
         if _syntax_error(trial) is None:
             second_cells[home], second[name] = trial, reason
     return (second_cells, second) if second else ([], {})
@@ -374,7 +374,7 @@ def _outside_regions(source: str, names: tuple[str, ...]) -> str:
     text = normalise_source(source)
     lines = text.split("\n")
     for name in names:
-        found = extract(text, name)
+        found = extract(text, name, texts=False)
         for region in sorted(found.regions, key=lambda r: -r.start):
             lines[region.start + 1 : region.end] = []
     return essence("\n".join(lines))
@@ -395,7 +395,7 @@ def _ignored_cells_note(
         if source in facts.sources:  # a cell as the scaffold has it: its shape is known
             continue
         shape = _outside_regions(source, names)
-        if any(extract(normalise_source(source), n).found for n in whole) or is_checker_cell(source):
+        if any(extract(normalise_source(source), n, texts=False).found for n in whole) or is_checker_cell(source):
             continue
         if shape and shape not in known:
             changed.append(number)

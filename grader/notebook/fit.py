@@ -261,7 +261,8 @@ def fit_to_scaffold(
     our_lines = scaffold_cell.split("\n")
     known = known or our_definition(scaffold_cell, base)
     ours = set(known.bound)
-    mentioned = {n for r in mine.regions for n in names_mentioned(r.body)}
+    used_by = [names_mentioned(r.body) for r in mine.regions]
+    mentioned = set().union(*used_by)
     theirs = bindings_outside(student_lines, mine.span, mine.regions)
     paired = counterparts(theirs, list(known.bindings), {n for _, n in theirs} | mentioned, ours)
     renames = {student: our for student, our in paired.items() if student in mentioned}
@@ -271,10 +272,9 @@ def fit_to_scaffold(
     loops: dict[tuple[str, str], list[str]] = {}
     read_as: dict[tuple[str, str], list[str]] = {}
     borrowed: set[str] = set()
-    for region, base_region in zip(mine.regions, base.regions):
+    for region, base_region, used in zip(mine.regions, base.regions, used_by):
         body = region.body
         if body.strip():
-            used = names_mentioned(body)
             here = {n: o for n, o in renames.items() if n in used and o not in used}
             if here:
                 body = renamed(body, here)

@@ -121,7 +121,7 @@ def find_functions(lines: list[str], name: str) -> list[FunctionSpan]:
     pattern = re.compile(rf"^(\s*)(async\s+)?def\s+{re.escape(name)}\s*\(")
     spans = []
     for i, line in enumerate(lines):
-        match = pattern.match(line)
+        match = pattern.match(line) if name in line else None
         if not match:
             continue
         indent = len(match.group(1))
@@ -145,12 +145,19 @@ def find_functions(lines: list[str], name: str) -> list[FunctionSpan]:
 def statement_starts(lines: list[str]) -> list[bool]:
     """For each line, whether it begins a statement: code that does not continue an open
     bracket, string or backslash of the lines before it. Comments and blank lines do not."""
-    starts = []
+    return _scan(lines)[0]
+
+
+def _scan(lines: list[str]) -> tuple[list[bool], list[bool]]:
+    """``statement_starts``, and for each line whether nothing at all is open before it (then
+    the starts of the lines from there on are those of a scan that begins there)."""
+    starts, fresh = [], []
     state = _Open()
     for line in lines:
         starts.append(state.closed and is_code(line))
+        fresh.append(state == _FRESH)
         state = state.after(line)
-    return starts
+    return starts, fresh
 
 
 @dataclass(frozen=True)
@@ -208,6 +215,8 @@ class _Open:
         return _Open(depth, quote, backslash)
 
 
+_FRESH = _Open()  # nothing open
+
 # The characters _Open.after stops at: outside a string, and inside one opened by each quote.
 _OUTSIDE_STRING = re.compile(r"""[#"'()\[\]{}]""")
 _IN_DOUBLE_QUOTES = re.compile(r'["\\]')
@@ -228,14 +237,14 @@ def strip_comment(line: str) -> str:
     return line
 
 
-def dedent_block(lines: list[str]) -> str:
+def dedent_block(lines: list[str], starts: list[bool] | None = None) -> str:
     """The lines moved left by the indentation of their least indented statement.
 
     Only statements set the cut: a comment (``# Step 2`` at the function's depth), a blank
     line or a line continuing a bracket may sit further left, and is moved left only as
-    far as it goes, never cut into.
+    far as it goes, never cut into. ``starts``: ``statement_starts(lines)``, when the caller has it.
     """
-    starts = statement_starts(lines)
+    starts = statement_starts(lines) if starts is None else starts
     indents = [indent_of(line) for line, start in zip(lines, starts) if start]
     cut = min(indents or [indent_of(line) for line in lines if line.strip()] or [0])
     kept = [line[min(cut, indent_of(line)):] if line.strip() else "" for line in lines]
@@ -247,9 +256,12 @@ def _line_number(i: int) -> str:
 
 
 def find_regions(
-    lines: list[str], span: FunctionSpan, describe: Callable[[int], str] = _line_number
+    lines: list[str], span: FunctionSpan, describe: Callable[[int], str] = _line_number, *, texts: bool = True,
+    scan: tuple[list[bool], list[bool]] | None = None,
 ) -> tuple[tuple[Region, ...], str]:
-    """Pair START/END markers inside a function; report the first problem found."""
+    """Pair START/END markers inside a function; report the first problem found.
+    ``texts=False`` leaves every region's body empty (for callers that need only where they are);
+    ``scan``: ``_scan`` of the function's lines, when the caller has it."""
     regions: list[Region] = []
     open_at: int | None = None
     for i in range(span.start, span.stop):
@@ -264,7 +276,7 @@ def find_regions(
         elif END.match(line):
             if open_at is None:
                 return tuple(regions), f"an END marker at {describe(i)} has no START marker before it"
-            body = dedent_block(lines[open_at + 1 : i])
+            body = _region_body(lines, span, open_at + 1, i, scan) if texts else ""
             regions.append(Region(len(regions) + 1, open_at, i, indent_of(lines[open_at]), body))
             open_at = None
     if open_at is not None:
@@ -272,12 +284,29 @@ def find_regions(
     return tuple(regions), ""
 
 
+def _region_body(lines: list[str], span: FunctionSpan, first: int, end: int,
+                 scan: tuple[list[bool], list[bool]] | None) -> str:
+    """The dedented body from ``first`` to ``end``, reusing the function's scan where it applies."""
+    k = first - span.start
+    if scan is not None and k < len(scan[1]) and scan[1][k]:
+        return dedent_block(lines[first:end], scan[0][k : end - span.start])
+    return dedent_block(lines[first:end])
+
+
 def extract(
-    text: str, name: str, expected_regions: int | None = None, describe: Callable[[int], str] = _line_number
+    text: str, name: str, expected_regions: int | None = None, describe: Callable[[int], str] = _line_number,
+    *, texts: bool = True,
 ) -> Extraction:
-    """The regions of graded function ``name`` in ``text`` (already normalised)."""
+    """The regions of graded function ``name`` in ``text`` (already normalised).
+
+    ``texts=False``: where each definition and region is, without their text (sources and
+    bodies left empty), which saves dedenting them for callers that only need positions.
+    """
+    if name not in text:  # the text cannot define it
+        return Extraction(name)
     lines = text.split("\n")
-    definitions = tuple(_definition(lines, span, expected_regions, describe) for span in find_functions(lines, name))
+    definitions = tuple(_definition(lines, span, expected_regions, describe, texts)
+                        for span in find_functions(lines, name))
     if not definitions:
         return Extraction(name)
     marked = [i for i, d in enumerate(definitions) if d.marked]
@@ -285,16 +314,18 @@ def extract(
 
 
 def _definition(
-    lines: list[str], span: FunctionSpan, expected_regions: int | None, describe: Callable[[int], str]
+    lines: list[str], span: FunctionSpan, expected_regions: int | None, describe: Callable[[int], str], texts: bool,
 ) -> Definition:
-    regions, problem = find_regions(lines, span, describe)
+    body = lines[span.start : span.stop]
+    scan = _scan(body) if texts else None
+    regions, problem = find_regions(lines, span, describe, texts=texts, scan=scan)
     if not problem and expected_regions is not None and regions and len(regions) != expected_regions:
         where = "; ".join(describe(r.start) for r in regions)
         problem = (
             f"found {len(regions)} marked regions ({where}), "
             f"expected {expected_regions}: markers duplicated or deleted"
         )
-    source = dedent_block(lines[span.start : span.stop])
+    source = dedent_block(body, scan[0]) if scan is not None else ""
     return Definition(span, regions, problem, describe(span.start), source)
 
 
