@@ -145,6 +145,13 @@ def test_exact_comparison_with_zero_tolerances():
     assert not verdict(np.array([1.0]), np.array([1.0 + 1e-15]), rtol=0, atol=0).passed
 
 
+def test_equal_arrays_pass_with_zero_tolerances_infinities_and_other_number_types():
+    expected = np.array([[1.5, -np.inf], [np.inf, 0.0]])
+    assert verdict(expected, expected.copy(), rtol=0, atol=0).passed
+    assert verdict(np.array([1.0, 2.0]), np.array([1, 2]), rtol=0, atol=0).passed
+    assert not verdict(expected, np.array([[1.5, np.inf], [np.inf, 0.0]])).passed
+
+
 # --- NaN -----------------------------------------------------------------------------------
 
 def test_nan_where_nan_is_expected_passes():
