@@ -15,6 +15,7 @@ from grader.core.files import sha256_of
 from grader.reports.annotated import (
     NOTE_KEY,
     AnnotatedRenderer,
+    CellMemory,
     render_annotated_notebook,
     write_annotated_notebook,
 )
@@ -136,3 +137,21 @@ def test_the_page_is_what_nbconvert_s_whole_html_export_makes(tmp_path, monkeypa
     assert 'class="jp-Cell-inputWrapper" tabindex="0"' in ours[0]
     for mine, nbconvert_s in zip(ours, theirs):
         assert str(BeautifulSoup(mine, "html.parser")) == str(BeautifulSoup(nbconvert_s, "html.parser"))
+
+
+def test_pages_from_one_renderer_are_those_of_a_fresh_one(tmp_path, monkeypatch):
+    """A renderer remembers the cells it has seen on two pages; what it gives back must be the
+    page a fresh renderer makes, whatever came before: another result for the same notebook
+    (other boxes after the same cells), another notebook, the same page again, and a memory too
+    small to keep every cell."""
+    hostile = hostile_notebook(tmp_path)
+    inputs = [(NOTEBOOK, result()), (NOTEBOOK, redact(result(), "none")), (hostile, result(hostile)),
+              (NOTEBOOK, result()), (NOTEBOOK, redact(result(), "none")), (hostile, result(hostile))]
+    fresh = [AnnotatedRenderer().render(path, graded) for path, graded in inputs]
+    assert fresh[0] != fresh[1] and fresh[0] != fresh[2]  # the boxes differ, so a key without them would show
+    assert [AnnotatedRenderer().render(path, graded) for path, graded in inputs] == fresh  # nothing random
+    one = AnnotatedRenderer()
+    assert [one.render(path, graded) for path, graded in inputs * 2] == fresh * 2
+    monkeypatch.setattr(CellMemory, "KEPT_CHARACTERS", 2000)
+    small = AnnotatedRenderer()
+    assert [small.render(path, graded) for path, graded in inputs] == fresh

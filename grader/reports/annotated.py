@@ -8,7 +8,11 @@ removing any the notebook brought with it, so a notebook cannot smuggle in a box
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Callable
+from html import escape as escape_html
 from pathlib import Path
 
 from grader.core.files import safe_file_name, write_text_atomic
@@ -16,7 +20,8 @@ from grader.notebook.reader import ReadError, snapshot
 from grader.reports.render import _assignment
 from grader.reports.view import TEMPLATES, environment
 
-__all__ = ["AnnotatedRenderer", "annotated_name", "render_annotated_notebook", "write_annotated_notebook"]
+__all__ = ["AnnotatedRenderer", "CellMemory", "CodeColours", "annotated_name", "render_annotated_notebook",
+           "write_annotated_notebook"]
 
 NOTE_KEY = "nbautograde_note"
 # What the student's Markdown and HTML outputs may keep: text structure, tables, images, links.
@@ -47,8 +52,9 @@ class AnnotatedRenderer:
     fifth of the cost of every page; one exporter compiles them once. The exporter keeps no
     notebook's state between calls: the lexer and the resources are set anew for each.
 
-    Most Markdown cells are the same in every student's notebook (the assignment's text), so
-    the renderer remembers what the sanitiser made of each text it cleaned, up to a bound.
+    Most cells are the same in every student's notebook (the assignment's text, the provided
+    code and what it printed), so the renderer remembers the HTML of each cell it has seen on
+    two pages (``CellMemory``), and what the sanitiser made of each text it cleaned, up to a bound.
     """
 
     REMEMBERED = 5000  # cleaned texts kept; beyond that, each is cleaned anew
@@ -56,6 +62,9 @@ class AnnotatedRenderer:
     def __init__(self) -> None:
         self._exporter = None
         self._cleaned: dict[str, str] = {}
+        self._cells = CellMemory()
+        self._colours: CodeColours | None = None
+        self._page: tuple[object, str | None] | None = None  # the page being rendered: its resources, their digest
 
     def render(self, notebook: Path, result: dict, *, report_href: str = "") -> str | None:
         """The annotated page, or None when the notebook cannot be read as a notebook, or is no
@@ -68,7 +77,7 @@ class AnnotatedRenderer:
         node = read.notebook()  # parsed as the grader parsed it (old formats, repaired ids, no warnings)
         if isinstance(node, ReadError):  # the report says why
             return None
-        view = _assignment(result, 1)
+        view = _assignment(result, 1, with_code=False)  # the page shows the cells themselves
         code_cells = [cell for cell in node.cells if cell.get("cell_type") == "code"]
         for cell in node.cells:
             cell.setdefault("metadata", {}).pop(NOTE_KEY, None)
@@ -103,27 +112,72 @@ class AnnotatedRenderer:
         pass was two thirds of every page's cost. The same two additions are made here on the
         page as the templates wrote it; a test holds the result to nbconvert's own."""
         from nbconvert.exporters.templateexporter import TemplateExporter
-        from nbconvert.filters.highlight import Highlight2HTML
         from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
         exporter = self._html_exporter()
         language = node.metadata.get("language_info", {})
         lexer = language.get("pygments_lexer", language.get("name"))  # as HTMLExporter chooses it
-        exporter.register_filter("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=exporter))
+        if self._colours is None:
+            self._colours = CodeColours(exporter)
+        exporter.register_filter("highlight_code", self._colours.for_page(lexer))
         exporter.register_filter("filter_data_type", WidgetsDataTypeFilter(
             notebook_metadata=node.metadata, parent=exporter, resources=resources))
-        html, _ = TemplateExporter.from_notebook_node(exporter, node, resources=resources)
+        try:
+            html, _ = TemplateExporter.from_notebook_node(exporter, node, resources=resources)
+        finally:
+            self._page = None
         html = _IMAGE_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', html)
         return _FOCUSABLE.sub(r'\1 tabindex="0"', html)
 
     def _html_exporter(self):
         if self._exporter is None:
+            import jinja2
             from nbconvert import HTMLExporter
 
+            # optimistic_validation: the notebook is validated once, after the preprocessors, not
+            # after each of the dozen (most of them disabled); each validation cost 5 % of a page.
             self._exporter = HTMLExporter(template_name="annotated", extra_template_basedirs=[str(TEMPLATES)],
-                                          sanitize_html=True)
+                                          sanitize_html=True, optimistic_validation=True)
             self._exporter.register_filter("grader_clean", self._clean)
+            self._exporter.register_filter("grader_cell", jinja2.pass_context(
+                lambda context, cell, parent: self._cell(context, cell, parent)))
         return self._exporter
+
+    def _cell(self, context, cell, parent: Callable[[], str]) -> str:
+        """One cell's HTML: ``parent`` renders it as the templates do; remembered when it recurs."""
+        key = self._cell_key(context, cell)
+        return self._cells.html(key, parent) if key is not None else str(parent())
+
+    def _cell_key(self, context, cell) -> bytes | None:
+        """A digest of all that decides a cell's HTML: the cell as the templates see it (after
+        nbconvert's preprocessors), the grader's box it carries, the notebook's metadata (its
+        language picks the highlighter) and every resource of the page but the grader's own
+        header and boxes. None when the cell must be rendered every time."""
+        resources, node = context.get("resources"), context.get("nb")
+        if any(kind in (output.get("data") or {}) for output in cell.get("outputs") or [] for kind in SCRIPT_TYPES):
+            return None  # never here (dropped before rendering), and the templates give these a fresh id
+        page = self._page_digest(resources, node)
+        mark = (cell.get("metadata") or {}).get(NOTE_KEY)
+        if page is None or not (mark is None or isinstance(mark, str)):
+            return None
+        try:
+            text = json.dumps([page, resources["grader"]["notes"].get(mark, "") if mark else "", cell], sort_keys=True)
+        except (TypeError, ValueError):  # a value JSON cannot write: render it every time
+            return None
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+    def _page_digest(self, resources, node) -> str | None:
+        """The page's part of every cell key, computed once per page."""
+        if self._page is None or self._page[0] is not resources:
+            shared = {name: value for name, value in resources.items() if name != "grader"}
+            try:
+                text = json.dumps([shared, resources["grader"]["key"], node.get("metadata")], sort_keys=True,
+                                  default=_callable_name)
+            except (TypeError, ValueError):
+                self._page = (resources, None)
+            else:
+                self._page = (resources, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+        return self._page[1]
 
     def _clean(self, html: str) -> str:
         text = str(html)
@@ -133,6 +187,108 @@ class AnnotatedRenderer:
             if len(self._cleaned) < self.REMEMBERED:
                 self._cleaned[text] = cleaned
         return cleaned
+
+
+class CodeColours:
+    """nbconvert's ``highlight_code`` filter for the annotated page (pygments, as nbconvert's
+    ``Highlight2HTML`` calls it), keeping one lexer and one formatter per language for the run:
+    nbconvert makes both anew for every cell, a fifth of the cost of colouring it. Pygments'
+    lexers and HTML formatters keep no state between calls."""
+
+    def __init__(self, exporter) -> None:
+        from nbconvert.filters.highlight import Highlight2HTML
+
+        # nbconvert's configurable formatter options, read where nbconvert keeps them
+        self._options = dict(Highlight2HTML(parent=exporter).extra_formatter_options)
+        self._lexers: dict[str, object] = {}
+        self._formatters: dict[str, object] = {}
+
+    def for_page(self, lexer: str | None) -> Callable[..., str]:
+        """The filter for one page, whose notebook names ``lexer`` (None: nbconvert's default)."""
+        default = lexer or "ipython3"
+
+        def highlight_code(source: str, language: str | None = None, metadata=None) -> str:
+            return self.html(source, language or default, metadata)
+        return highlight_code
+
+    def html(self, source: str, language: str, metadata=None) -> str:
+        from pygments import highlight
+
+        lexed = language
+        if language.startswith("ipython") and metadata and "magics_language" in metadata:
+            lexed = metadata["magics_language"]  # a cell in another language through a cell magic
+        return highlight(source if source else " ", self._lexer(lexed), self._formatter(language))
+
+    def _formatter(self, language: str):
+        formatter = self._formatters.get(language)
+        if formatter is None:
+            from pygments.formatters import HtmlFormatter
+
+            formatter = HtmlFormatter(cssclass=escape_html(f" highlight hl-{language}"), **self._options)
+            self._formatters[language] = formatter
+        return formatter
+
+    def _lexer(self, language: str):
+        lexer = self._lexers.get(language)
+        if lexer is None:
+            lexer = self._lexers[language] = _new_lexer(language)
+        return lexer
+
+
+def _new_lexer(language: str):
+    """The lexer nbconvert picks for a language name: IPython's own for ipython2 and ipython3
+    (plain Python when IPython is missing), else pygments' by name, else plain text."""
+    from pygments.lexers import get_lexer_by_name
+    from pygments.lexers.special import TextLexer
+    from pygments.util import ClassNotFound
+
+    if language in ("ipython2", "ipython3"):
+        try:
+            from IPython.lib import lexers
+        except ModuleNotFoundError:
+            language = "python3" if language == "ipython3" else "python"
+        else:
+            return lexers.IPython3Lexer() if language == "ipython3" else lexers.IPythonLexer()
+    try:
+        return get_lexer_by_name(language)
+    except ClassNotFound:
+        return TextLexer()
+
+
+class CellMemory:
+    """Rendered cells, by the digest of everything that decides them, within a bound.
+
+    A cell's HTML is kept the second time its key comes: the cells only one student has (the
+    code they wrote, what it printed) cost the renderer a digest each, not their HTML."""
+
+    KEPT_CHARACTERS = 32_000_000  # HTML kept at most; beyond that, new cells are rendered every time
+    SEEN = 200_000  # keys seen once, remembered at most
+
+    def __init__(self) -> None:
+        self._html: dict[bytes, str] = {}
+        self._seen: set[bytes] = set()
+        self._kept = 0
+
+    def html(self, key: bytes, render: Callable[[], str]) -> str:
+        known = self._html.get(key)
+        if known is not None:
+            return known
+        html = str(render())
+        if key in self._seen:
+            if self._kept + len(html) <= self.KEPT_CHARACTERS:
+                self._html[key] = html
+                self._kept += len(html)
+        elif len(self._seen) < self.SEEN:
+            self._seen.add(key)
+        return html
+
+
+def _callable_name(value) -> str:
+    """How a page's resources name their helper functions in a cell key (the exporter's own,
+    the same for every page of one renderer)."""
+    if callable(value):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__name__)}"
+    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 def render_annotated_notebook(notebook: Path, result: dict, *, report_href: str = "") -> str | None:

@@ -112,12 +112,15 @@ def _page(results: list, student: Any, annotated: list[str | None] | None = None
     }
 
 
-def _assignment(raw: Any, number: int, annotated: str | None = None) -> dict:
+def _assignment(raw: Any, number: int, annotated: str | None = None, *, with_code: bool = True) -> dict:
+    """One result's view; ``with_code=False`` leaves the regions' code uncoloured (``html`` None),
+    for the annotated page, which shows the student's cells instead."""
     result = as_dict(raw)
     info = as_dict(result.get("assignment"))
     score = as_number(result.get("score"))
     maximum = as_number(result.get("max_score"), as_number(info.get("max_score")))
-    functions = [_function(f, f"a{number}-f{n}") for n, f in enumerate(as_list(result.get("functions")), 1)]
+    functions = [_function(f, f"a{number}-f{n}", with_code=with_code)
+                 for n, f in enumerate(as_list(result.get("functions")), 1)]
     checks = [c for f in functions for c in f["checks"]]
     return {
         "anchor": f"assignment-{number}",
@@ -170,7 +173,7 @@ def _unknown_title(result: dict) -> str:
     return f"Unknown assignment ({name})" if name else "Unknown assignment"
 
 
-def _function(raw: Any, anchor: str = "") -> dict:
+def _function(raw: Any, anchor: str = "", *, with_code: bool = True) -> dict:
     function = as_dict(raw)
     checks = [_check(c) for c in as_list(function.get("checks"))]
     failing = [c for c in checks if c["status"]["key"] != "passed"]
@@ -193,19 +196,19 @@ def _function(raw: Any, anchor: str = "") -> dict:
         "review": review_line(function),
         "score": format_points(as_number(function.get("score"))),
         "max_score": format_points(as_number(function.get("max_score"))),
-        "regions": [_region(r) for r in as_list(function.get("regions"))],
+        "regions": [_region(r, with_code) for r in as_list(function.get("regions"))],
         "checks": checks,
     }
 
 
-def _region(raw: Any) -> dict:
+def _region(raw: Any, with_code: bool = True) -> dict:
     region = as_dict(raw)
     index, where = region.get("index"), as_text(region.get("where"))
     line = re.search(r"line (\d+)$", where)  # "code cell 5, line 3": number the code from there
     return {
         "index": index if isinstance(index, int) and index > 0 else None,  # 0: the whole definition
         "where": where,
-        "html": _highlight(as_text(region.get("code")), int(line.group(1)) if line else None),
+        "html": _highlight(as_text(region.get("code")), int(line.group(1)) if line else None) if with_code else None,
     }
 
 

@@ -25,6 +25,7 @@ def environment():
         undefined=jinja2.StrictUndefined,  # a view-model slip fails loudly in tests
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates are part of the package: no stat of each file at every include
     )
 
 
