@@ -261,13 +261,19 @@ def fit_to_scaffold(
     our_lines = scaffold_cell.split("\n")
     known = known or our_definition(scaffold_cell, base)
     ours = set(known.bound)
-    used_by = [names_mentioned(r.body) for r in mine.regions]
-    mentioned = set().union(*used_by)
     theirs = bindings_outside(student_lines, mine.span, mine.regions)
-    paired = counterparts(theirs, list(known.bindings), {n for _, n in theirs} | mentioned, ours)
-    renames = {student: our for student, our in paired.items() if student in mentioned}
-    aliases = {alias: target for alias, target in _aliases(theirs).items()
-               if alias not in ours and target in ours and alias not in renames}
+    renames: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    used_by: list[set[str]] = [set() for _ in mine.regions]
+    # Bound outside the regions as in our scaffold, every name also ours: nothing to rename or
+    # borrow (counterparts and aliases only take names ours lacks), so the regions need not be read.
+    if tuple(theirs) != known.bindings or any(n not in ours for _, n in theirs):
+        used_by = [names_mentioned(r.body) for r in mine.regions]
+        mentioned = set().union(*used_by)
+        paired = counterparts(theirs, list(known.bindings), {n for _, n in theirs} | mentioned, ours)
+        renames = {student: our for student, our in paired.items() if student in mentioned}
+        aliases = {alias: target for alias, target in _aliases(theirs).items()
+                   if alias not in ours and target in ours and alias not in renames}
     bodies: list[str] = []
     loops: dict[tuple[str, str], list[str]] = {}
     read_as: dict[tuple[str, str], list[str]] = {}

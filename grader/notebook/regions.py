@@ -118,14 +118,24 @@ class Extraction:
 
 def find_functions(lines: list[str], name: str) -> list[FunctionSpan]:
     """Every definition of ``name`` in the text, with where its body ends."""
+    return [span for span, _ in _scanned_functions(lines, name, keep_scan=False)]
+
+
+Scan = tuple[list[bool], list[bool]]  # _scan's answer for a definition's lines
+
+
+def _scanned_functions(lines: list[str], name: str, *, keep_scan: bool) -> list[tuple[FunctionSpan, Scan | None]]:
+    """``find_functions``, each span with ``_scan`` of its lines when ``keep_scan`` (the reading
+    that finds where a body ends is that scan, so it is kept rather than done again)."""
     pattern = re.compile(rf"^(\s*)(async\s+)?def\s+{re.escape(name)}\s*\(")
-    spans = []
+    found: list[tuple[FunctionSpan, Scan | None]] = []
     for i, line in enumerate(lines):
         match = pattern.match(line) if name in line else None
         if not match:
             continue
         indent = len(match.group(1))
         stop = i + 1
+        starts, fresh = [is_code(line)], [True]  # nothing is open before the def line
         # The body runs on while statements are indented deeper than the def; comment
         # lines and lines continuing a bracket or a string never end it (students drift
         # markers and docstrings to column 0). Read from the def on, so that an unclosed
@@ -134,12 +144,16 @@ def find_functions(lines: list[str], name: str) -> list[FunctionSpan]:
         for j in range(i + 1, len(lines)):
             if state.closed and is_code(lines[j]) and indent_of(lines[j]) <= indent:
                 break
+            if keep_scan:
+                starts.append(state.closed and is_code(lines[j]))
+                fresh.append(state == _FRESH)
             state = state.after(lines[j])
             stop = j + 1
         while stop > i + 1 and not lines[stop - 1].strip():
             stop -= 1
-        spans.append(FunctionSpan(name, i, stop, indent))
-    return spans
+        scan = (starts[: stop - i], fresh[: stop - i]) if keep_scan else None
+        found.append((FunctionSpan(name, i, stop, indent), scan))
+    return found
 
 
 def statement_starts(lines: list[str]) -> list[bool]:
@@ -148,7 +162,7 @@ def statement_starts(lines: list[str]) -> list[bool]:
     return _scan(lines)[0]
 
 
-def _scan(lines: list[str]) -> tuple[list[bool], list[bool]]:
+def _scan(lines: list[str]) -> Scan:
     """``statement_starts``, and for each line whether nothing at all is open before it (then
     the starts of the lines from there on are those of a scan that begins there)."""
     starts, fresh = [], []
@@ -257,7 +271,7 @@ def _line_number(i: int) -> str:
 
 def find_regions(
     lines: list[str], span: FunctionSpan, describe: Callable[[int], str] = _line_number, *, texts: bool = True,
-    scan: tuple[list[bool], list[bool]] | None = None,
+    scan: Scan | None = None,
 ) -> tuple[tuple[Region, ...], str]:
     """Pair START/END markers inside a function; report the first problem found.
     ``texts=False`` leaves every region's body empty (for callers that need only where they are);
@@ -285,7 +299,7 @@ def find_regions(
 
 
 def _region_body(lines: list[str], span: FunctionSpan, first: int, end: int,
-                 scan: tuple[list[bool], list[bool]] | None) -> str:
+                 scan: Scan | None) -> str:
     """The dedented body from ``first`` to ``end``, reusing the function's scan where it applies."""
     k = first - span.start
     if scan is not None and k < len(scan[1]) and scan[1][k]:
@@ -305,8 +319,8 @@ def extract(
     if name not in text:  # the text cannot define it
         return Extraction(name)
     lines = text.split("\n")
-    definitions = tuple(_definition(lines, span, expected_regions, describe, texts)
-                        for span in find_functions(lines, name))
+    definitions = tuple(_definition(lines, span, scan, expected_regions, describe)
+                        for span, scan in _scanned_functions(lines, name, keep_scan=texts))
     if not definitions:
         return Extraction(name)
     marked = [i for i, d in enumerate(definitions) if d.marked]
@@ -314,11 +328,12 @@ def extract(
 
 
 def _definition(
-    lines: list[str], span: FunctionSpan, expected_regions: int | None, describe: Callable[[int], str], texts: bool,
+    lines: list[str], span: FunctionSpan, scan: Scan | None, expected_regions: int | None,
+    describe: Callable[[int], str],
 ) -> Definition:
+    """One definition; its texts (region bodies, source) only when its ``scan`` is given."""
     body = lines[span.start : span.stop]
-    scan = _scan(body) if texts else None
-    regions, problem = find_regions(lines, span, describe, texts=texts, scan=scan)
+    regions, problem = find_regions(lines, span, describe, texts=scan is not None, scan=scan)
     if not problem and expected_regions is not None and regions and len(regions) != expected_regions:
         where = "; ".join(describe(r.start) for r in regions)
         problem = (
