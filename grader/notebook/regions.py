@@ -18,6 +18,8 @@ TAB_WIDTH = 8  # what Python itself assumes for a tab
 
 def normalise_source(text: str) -> str:
     """CRLF and CR to LF, tabs in indentation expanded the way Python reads them."""
+    if "\r" not in text and "\t" not in text:  # nothing to change
+        return text
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     out = []
     for line in lines:
@@ -239,6 +241,11 @@ _IN_SINGLE_QUOTES = re.compile(r"['\\]")
 
 def strip_comment(line: str) -> str:
     """The line without its trailing comment; a # inside a string literal is kept."""
+    first = line.find("#")
+    if first < 0:
+        return line
+    if "'" not in line[:first] and '"' not in line[:first]:  # no string before it: it starts the comment
+        return line[:first]
     quote = None
     for i, char in enumerate(line):
         if quote:
@@ -379,11 +386,14 @@ def placeholder_for(body: str) -> str:
     return "\n".join(out)
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def essence(body: str) -> str:
     """Code with comments and blank lines removed, spacing folded: for 'untouched?' tests."""
     kept = []
     for line in body.split("\n"):
-        code = re.sub(r"\s+", "", strip_comment(line))
+        code = _SPACES.sub("", strip_comment(line))
         if code:
             kept.append(code)
     return "\n".join(kept)
