@@ -109,8 +109,10 @@ class AnnotatedRenderer:
     def _export(self, node, resources: dict) -> str:
         """nbconvert's HTML export without its last step, which parses the whole page again with
         BeautifulSoup only to add alternative text to images and make cells focusable: that
-        pass was two thirds of every page's cost. The same two additions are made here on the
-        page as the templates wrote it; a test holds the result to nbconvert's own."""
+        pass was two thirds of every page's cost. The same two additions are made here, on each
+        cell and on the page's head as the templates write them (``_finished``: the rest of the
+        page is the grader's own markup and holds neither); a test holds the result to
+        nbconvert's own."""
         from nbconvert.exporters.templateexporter import TemplateExporter
         from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
@@ -126,8 +128,7 @@ class AnnotatedRenderer:
             html, _ = TemplateExporter.from_notebook_node(exporter, node, resources=resources)
         finally:
             self._page = None
-        html = _IMAGE_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', html)
-        return _FOCUSABLE.sub(r'\1 tabindex="0"', html)
+        return html
 
     def _html_exporter(self):
         if self._exporter is None:
@@ -141,12 +142,28 @@ class AnnotatedRenderer:
             self._exporter.register_filter("grader_clean", self._clean)
             self._exporter.register_filter("grader_cell", jinja2.pass_context(
                 lambda context, cell, parent: self._cell(context, cell, parent)))
+            self._exporter.register_filter("grader_head", jinja2.pass_context(
+                lambda context, node, parent: self._head(context, parent)))
         return self._exporter
 
     def _cell(self, context, cell, parent: Callable[[], str]) -> str:
         """One cell's HTML: ``parent`` renders it as the templates do; remembered when it recurs."""
-        key = self._cell_key(context, cell)
-        return self._cells.html(key, parent) if key is not None else str(parent())
+        return self._remembered(self._cell_key(context, cell), parent)
+
+    def _head(self, context, parent: Callable[[], str]) -> str:
+        """The page's head (nbconvert's inlined style sheets, the grader's, the title): the same
+        on every page of a class, so remembered like a cell, keyed by the page's resources and
+        metadata and the grader's style sheet."""
+        resources = context.get("resources")
+        page = self._page_digest(resources, context.get("nb"))
+        key = None if page is None else hashlib.sha256(
+            json.dumps([page, "head", resources["grader"]["css"]]).encode("utf-8", "surrogatepass")).digest()
+        return self._remembered(key, parent)
+
+    def _remembered(self, key: bytes | None, parent: Callable[[], str]) -> str:
+        def render() -> str:
+            return _finished(str(parent()))
+        return self._cells.html(key, render) if key is not None else render()
 
     def _cell_key(self, context, cell) -> bytes | None:
         """A digest of all that decides a cell's HTML: the cell as the templates see it (after
@@ -187,6 +204,13 @@ class AnnotatedRenderer:
             if len(self._cleaned) < self.REMEMBERED:
                 self._cleaned[text] = cleaned
         return cleaned
+
+
+def _finished(html: str) -> str:
+    """What nbconvert's last pass adds to a piece of the page: alternative text on images
+    without one, keyboard focus on each cell's input and output."""
+    html = _IMAGE_WITHOUT_ALT.sub(f'<img alt="{NO_ALT}"', html)
+    return _FOCUSABLE.sub(r'\1 tabindex="0"', html)
 
 
 class CodeColours:
