@@ -4,9 +4,17 @@ Both sides run this same code: the grader imports it, and the kernel receives it
 ahead of the harness (``grader.kernel.harness.kernel_setup_source``), so it must import
 nothing but the standard library and NumPy.
 
-Format: one ``.npz`` file holding a JSON "skeleton" (key ``skeleton``) and the arrays it
-refers to (keys ``a0``, ``a1``, …). Loading uses ``allow_pickle=False``, so a file written
-by student code cannot make the grader run anything.
+Two containers hold a JSON "skeleton" and the arrays it refers to (``a0``, ``a1``, …):
+
+* a *values file* (``write_values``, ``read_values``), what the grader and the kernel hand
+  each other: a check's inputs and what it returned. A short header (magic, the length of
+  a JSON part, the JSON part: skeleton and a table of dtype, shape, offset and size per
+  array), then the arrays' raw bytes. One read of the file, then one copy per array a
+  check asks for: no zip member to open and no header to parse per array. Only plain
+  numeric dtypes are accepted, and every size and offset is checked against the file, so a
+  file written by student code can be wrong but cannot make the grader run anything;
+* an ``.npz`` file (``write_npz``, ``read_npz``) for what the grader keeps for itself (the
+  reference outputs' cache), loaded with ``allow_pickle=False``.
 """
 import json
 import math
@@ -18,6 +26,11 @@ import numpy as np
 # replaces ``json.dumps`` or ``np.savez`` must not change how results are written.
 _json_dumps, _json_loads, _replace, _open = json.dumps, json.loads, os.replace, open
 _savez, _load = np.savez, np.load
+_frombuffer, _dtype, _from_bytes = np.frombuffer, np.dtype, int.from_bytes
+_isinstance, _len, _bytes, _int, _str, _list = isinstance, len, bytes, int, str, list
+
+VALUES_MAGIC = b"GRADER-VALUES-1\n"
+NUMERIC_KINDS = "biufc"  # the dtypes a values file may hold: nothing that is an object or a record
 
 
 def encode(value, arrays):
@@ -102,3 +115,77 @@ def read_npz(path):
         skeleton = _json_loads(str(data["skeleton"]))
         arrays = {k: data[k] for k in data.files if k != "skeleton"}
     return skeleton, arrays
+
+
+def write_values(path, skeleton, arrays):
+    """Write a values file atomically (see the module's docstring); ``arrays`` are C-contiguous."""
+    table, offset = [], 0
+    for a in arrays:
+        table.append([a.dtype.str, _list(a.shape), offset, a.nbytes])
+        offset += a.nbytes
+    header = _json_dumps({"skeleton": skeleton, "arrays": table}).encode("utf-8")
+    tmp = path + ".part"
+    with _open(tmp, "wb") as fh:
+        fh.write(VALUES_MAGIC + _len(header).to_bytes(8, "little") + header)
+        for a in arrays:
+            if a.nbytes:
+                fh.write(a.data)
+    _replace(tmp, path)
+
+
+class StoredArrays:
+    """The arrays of a values file by name; each lookup returns a fresh, writable copy."""
+
+    def __init__(self, data, start, table):
+        self._data, self._start, self._table = data, start, table
+
+    def __getitem__(self, name):
+        dtype, shape, offset, size = self._table[name]
+        flat = _frombuffer(self._data, dtype=dtype, count=size // dtype.itemsize, offset=self._start + offset)
+        return flat.reshape(shape).copy()
+
+    def __len__(self):
+        return _len(self._table)
+
+    def keys(self):
+        return self._table.keys()
+
+
+def read_values(path):
+    """Return (skeleton, arrays) from a values file; ``ValueError`` when it is not a sound one."""
+    with _open(path, "rb") as fh:
+        data = fh.read()
+    head = _len(VALUES_MAGIC) + 8
+    if data[:_len(VALUES_MAGIC)] != VALUES_MAGIC or _len(data) < head:
+        raise ValueError("not a values file")
+    length = _from_bytes(data[_len(VALUES_MAGIC):head], "little")
+    if length > _len(data) - head:
+        raise ValueError("the header runs past the end of the file")
+    parsed = _json_loads(_bytes(data[head:head + length]).decode("utf-8"))
+    if not _isinstance(parsed, dict) or not _isinstance(parsed.get("arrays"), _list):
+        raise ValueError("no table of arrays")
+    start = head + length
+    table = {"a%d" % i: _checked_entry(entry, _len(data) - start) for i, entry in enumerate(parsed["arrays"])}
+    return parsed.get("skeleton"), StoredArrays(data, start, table)
+
+
+def _checked_entry(entry, available):
+    """One row of the table as (dtype, shape, offset, size), or ValueError when it does not fit the file."""
+    if not _isinstance(entry, _list) or _len(entry) != 4 or not _isinstance(entry[0], _str) or _len(entry[0]) > 8:
+        raise ValueError("a malformed array entry")
+    try:
+        dtype = _dtype(entry[0])
+    except TypeError:
+        raise ValueError("an array of an unknown type") from None
+    shape, offset, size = entry[1], entry[2], entry[3]
+    if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise ValueError("an array of a type that is not plain numbers")
+    numbers = shape + [offset, size] if _isinstance(shape, _list) else None
+    if numbers is None or any(type(n) is not _int or n < 0 for n in numbers):
+        raise ValueError("an array's shape, offset or size is not a count")
+    count = 1
+    for n in shape:
+        count *= n
+    if count * dtype.itemsize != size or offset + size > available:
+        raise ValueError("an array's size does not match its shape or the file")
+    return dtype, tuple(shape), offset, size

@@ -31,7 +31,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from grader.core.codec import decode, encode, read_npz, write_npz
+from grader.core.codec import decode, encode, read_values, write_values
 from grader.kernel.containment import Limits, kernel_uid
 from grader.kernel.harness import kernel_setup_source, run_job_source
 
@@ -118,7 +118,7 @@ def write_inputs(calls: list[Call], path: Path) -> Path:
     skeleton = {c.check: {"function": c.function, "kwargs": encode(c.kwargs, arrays),
                           "seed": c.seed, "observe": list(c.observe), "project": c.project}
                 for c in calls}
-    write_npz(str(path), skeleton, arrays)
+    write_values(str(path), skeleton, arrays)
     return path
 
 
@@ -143,11 +143,11 @@ def _prepare(job: Job, job_dir: Path) -> Path:
         shutil.copy2(path, job_dir / path.name)
     if job.inputs is not None:
         try:
-            os.link(job.inputs, job_dir / "inputs.npz")  # shared and read-only: no copy per student
+            os.link(job.inputs, job_dir / "inputs.values")  # shared and read-only: no copy per student
         except OSError:
-            shutil.copy2(job.inputs, job_dir / "inputs.npz")
+            shutil.copy2(job.inputs, job_dir / "inputs.values")
     else:
-        write_inputs(job.calls, job_dir / "inputs.npz")
+        write_inputs(job.calls, job_dir / "inputs.values")
     spec = {"cells": job.cells, "defines": {str(k): v for k, v in job.defines.items()},
             "checks": [c.check for c in job.calls], "check_seconds": job.limits.cell_seconds,
             "output_chars": job.limits.output_bytes,
@@ -271,7 +271,7 @@ def _carry_on(pending: list[int], dirs: list[Path], results: list[Execution], st
     if (out / "done.json").exists():  # every check had finished; only the kernel's reply was lost
         pending.pop(0)
         return
-    finished = len(list(out.glob("*.npz")))
+    finished = len(list(out.glob("*.values")))
     if finished_at_restart.get(i) == finished:  # the last fresh kernel failed before any check finished
         results[i].kernel_error = "the kernel failed again before any check finished"
         pending.pop(0)
@@ -329,7 +329,7 @@ def _collect_job(job: Job, job_dir: Path, result: Execution) -> None:
         result.notes.append(f"the kernel was restarted {result.restarts} time(s) after a crash or timeout")
     result.flags += _kernel_changes(out)
     for call in job.calls:
-        result.outputs[call.check] = _collect(out / f"{call.check}.npz", result)
+        result.outputs[call.check] = _collect(out / f"{call.check}.values", result)
 
 
 def _kernel_changes(out: Path) -> list[str]:
@@ -361,7 +361,7 @@ def _collect(path: Path, result: Execution) -> dict:
             return {"status": "error", "ename": "OutputTooLarge",
                     "evalue": f"the function returned more than {MAX_OUTPUT_BYTES // 2**20} MB", "traceback": []}
         try:
-            skeleton, arrays = read_npz(str(path))
+            skeleton, arrays = read_values(str(path))
             output = decode(skeleton, arrays)
             if not isinstance(output, dict) or output.get("status") not in ("ok", "error", "timeout"):
                 raise ValueError("not a harness output")

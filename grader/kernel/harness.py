@@ -1,9 +1,11 @@
 """The code that runs inside the student's kernel.
 
 This file must import nothing but the standard library, NumPy, the codec and the guard:
-its source is sent to the kernel as the first cell, after theirs (see
-``kernel_setup_source``), so the kernel has no need of the grader package (which it
-cannot see).
+the kernel has no grader package (it cannot see it). The sources of the codec, the guard
+and this file are run as one module (``load_harness``) by the process that kernels are
+forked from (or by the launcher, before it contains itself), before any student code and
+the same for every kernel; the kernel finds that namespace ready, and its first cell only
+makes the harness (``kernel_setup_source``), so nothing is compiled again per kernel.
 
 Everything the harness calls is bound when it loads, before any student code runs, and
 after every step the guard (``guard.py``) checks that student code left the kernel as it
@@ -22,7 +24,7 @@ import traceback
 
 import numpy as np
 
-from grader.core.codec import decode, encode, write_npz  # in the kernel: the codec's own source
+from grader.core.codec import decode, encode, read_values, write_values  # in the kernel: the codec's own source
 from grader.kernel.guard import KernelGuard  # in the kernel: the guard's own source
 
 HARNESS_FILENAME = "<grader-harness>"
@@ -30,7 +32,7 @@ HARNESS_FILENAME = "<grader-harness>"
 _json_dump, _json_load, _exists, _join, _replace, _exit = (json.dump, json.load, os.path.exists, os.path.join,
                                                            os.replace, os._exit)
 _open, _seed, _setitimer, _signal, _getsignal = open, np.random.seed, signal.setitimer, signal.signal, signal.getsignal
-_perf_counter = time.perf_counter
+_perf_counter, _utime = time.perf_counter, os.utime
 _exec, _compile = exec, compile
 # Once a function has run out of time, each of its further checks gets at most this long.
 AFTER_TIMEOUT_SECONDS = 2.0
@@ -79,7 +81,7 @@ class KernelHarness:
 
     A job is a folder holding ``job.json`` (cells, which functions each cell defines,
     the checks, the time per check), the inputs and the assignment's files. Each check
-    writes ``out/<check>.npz``; ``out/<check>.started`` marks the check that was running
+    writes ``out/<check>.values``; ``out/<check>.started`` marks the check that was running
     if the kernel is stopped, so that a fresh kernel can carry on after it.
     """
 
@@ -113,7 +115,7 @@ class KernelHarness:
         try:
             shell = _ipython()
             for index, source in enumerate(job["cells"]):
-                _mark(out_dir, "cell-%d" % index)
+                _mark(out_dir)
                 name = "<cell %d>" % index
                 if shell is not None and ("%" in source or "!" in source):
                     source = shell.transform_cell(source)  # magics and shell escapes, as in a notebook
@@ -134,10 +136,9 @@ class KernelHarness:
                     if callable(namespace.get(function)):
                         graded[function] = namespace[function]
             clock["defined"] = _perf_counter()
-            with np.load(_join(job_dir, "inputs.npz"), allow_pickle=False) as data:
-                calls = json.loads(str(data["skeleton"]))
-                for check in job["checks"]:
-                    self._check(check, calls[check], data, graded, out_dir, job["check_seconds"], stopped_by)
+            calls, data = read_values(_join(job_dir, "inputs.values"))
+            for check in job["checks"]:
+                self._check(check, calls[check], data, graded, out_dir, job["check_seconds"], stopped_by)
         finally:
             _setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
@@ -160,7 +161,7 @@ class KernelHarness:
         return True
 
     def _check(self, check, spec, data, graded, out_dir, seconds, stopped_by):
-        out_path = _join(out_dir, check + ".npz")
+        out_path = _join(out_dir, check + ".values")
         started = _join(out_dir, check + ".started")
         if _exists(out_path):
             return
@@ -168,7 +169,7 @@ class KernelHarness:
             timed_out = stopped_by == "timeout"
             if timed_out:
                 self.timed_out.add(spec["function"])
-            write_npz(out_path, encode({
+            write_values(out_path, encode({
                 "status": "timeout" if timed_out else "error",
                 "ename": "GraderTimeout" if timed_out else "KernelDied",
                 "evalue": "no answer within the time limit" if timed_out else
@@ -198,7 +199,7 @@ class KernelHarness:
                                    "evalue": "the result could not be sent back: %s" % exc, "traceback": []}, None)
             out_arrays = []
         changed = self._guarded(out_dir, check, [spec["function"]])
-        write_npz(out_path, skeleton_out, out_arrays)
+        write_values(out_path, skeleton_out, out_arrays)
         self.written[out_path] = (_stamp(out_path), skeleton_out, out_arrays)
         if changed:  # what it broke may not be put back (closed sockets, threads): a fresh kernel goes on
             _exit(0)
@@ -220,7 +221,7 @@ class KernelHarness:
         """Rewrite any result file that code run after it changed (a student spoiling files)."""
         for path, (stamp, skeleton, arrays) in self.written.items():
             if _stamp(path) != stamp:
-                write_npz(path, skeleton, arrays)
+                write_values(path, skeleton, arrays)
 
     def _enter(self, job_dir):
         """Work in the job's folder; forget modules imported from another job's folder."""
@@ -257,10 +258,14 @@ def _write_json(path, data):
     _replace(tmp, path)
 
 
-def _mark(out_dir, step):
-    """Which step the harness is on, for the grader's watch on a silent kernel."""
-    with _open(_join(out_dir, "step"), "w") as fh:
-        fh.write(step)
+def _mark(out_dir):
+    """A new step has begun: the step file's time tells the grader's watch the kernel is not silent.
+    Touched rather than rewritten: a write that truncates a file costs a hundred times more."""
+    path = _join(out_dir, "step")
+    try:
+        _utime(path)
+    except OSError:  # not there yet (or removed by student code)
+        _open(path, "w").close()
 
 
 def _load_projections(job_dir, refs):
@@ -305,12 +310,16 @@ def invoke(function, kwargs, seed=None, observe=(), catch=Exception):
 
 # In the kernel, the codec's and the guard's sources come first: their imports become no-ops.
 OWN_IMPORTS = re.compile(r"^from grader\.(core\.codec|kernel\.guard) import .*$", re.M)
+# The name under which a kernel finds the loaded harness until its first cell makes ``__grader__``.
+LOADED_NAME = "__grader_harness__"
 
 
-def kernel_setup_source():
-    """The first cell of every kernel: the codec, the guard, then the harness, installed as ``__grader__``.
+def load_harness():
+    """The codec, the guard and the harness run as one module, in a namespace of their own.
 
-    All are compiled under one file name, so a student's traceback never shows them.
+    Compiled under one file name, so a student's traceback never shows them. Run where no
+    student code has run yet (the fork server, or the launcher before containment): what
+    they bind as they load (``json.dumps``, ``os.replace``…) is the genuine article.
     """
     from grader.core import codec
     from grader.kernel import guard
@@ -319,13 +328,18 @@ def kernel_setup_source():
     for module_file in (codec.__file__, guard.__file__, __file__):
         with open(module_file, encoding="utf-8") as fh:
             parts.append(OWN_IMPORTS.sub("pass", fh.read()))
-    source = "\n".join(parts)
-    return (
-        "__grader_ns__ = {'__name__': '__grader_harness__'}\n"
-        f"exec(compile({source!r}, {HARNESS_FILENAME!r}, 'exec'), __grader_ns__)\n"
-        "__grader__ = __grader_ns__['KernelHarness']()\n"
-        "del __grader_ns__\n"
-    )
+    namespace = {"__name__": "__grader_harness__"}
+    exec(compile("\n".join(parts), HARNESS_FILENAME, "exec"), namespace)
+    return namespace
+
+
+def kernel_setup_source():
+    """The first cell of every kernel: the harness, made from the loaded module, installed as ``__grader__``.
+
+    Made here rather than when the module loads, so that its guard remembers the kernel as
+    ipykernel has it when cells run.
+    """
+    return f"__grader__ = {LOADED_NAME}['KernelHarness']()\ndel {LOADED_NAME}\n"
 
 
 def run_job_source(job_dir, stopped_by=None):

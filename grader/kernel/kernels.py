@@ -37,11 +37,17 @@ from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_client.utils import ensure_async
 
 from grader.kernel.containment import Containment, Limits, kill_user_processes
+from grader.kernel.harness import LOADED_NAME, load_harness
 
 READY = b"R"
 KERNEL_ARGS = ["--IPKernelApp.quiet=True", "--HistoryManager.enabled=False"]
-WARM_MODULES = ("numpy", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
-                "ipykernel.debugger", "IPython.core.interactiveshell")
+# Imported once by the fork server, so that no kernel imports them after its fork: what
+# ipykernel and IPython load while a kernel starts, and what the harness binds as it loads.
+WARM_MODULES = ("numpy", "numpy.random", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+                "ipykernel.debugger", "IPython.core.interactiveshell", "IPython.core.debugger",
+                "IPython.core.completerlib", "IPython.core.oinspect", "IPython.core.logger",
+                "IPython.extensions.storemagic", "IPython.utils.wildcard", "tornado.platform.asyncio",
+                "pdb", "faulthandler", "resource", "secrets", "runpy")
 SERVER_ENV = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "MPLBACKEND": "Agg"}
 
@@ -63,11 +69,15 @@ class Sandbox:
 
 # --- the kernel's own process --------------------------------------------------------
 
-def kernel_main(request: dict, ready_fd: int) -> None:
-    """Contain this process, start the kernel, report on ``ready_fd``; never returns."""
+def kernel_main(request: dict, ready_fd: int, harness: dict) -> None:
+    """Contain this process, start the kernel with ``harness`` (``harness.load_harness``) in its
+    namespace, report on ``ready_fd``; never returns."""
     from grader.kernel.containment import contain
 
     try:
+        import numpy.random
+
+        numpy.random.seed()  # NumPy's global generator, seeded afresh as if imported here: not the server's
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the server ignores it; students may wait()
         if os.getsid(0) != os.getpid():
             os.setsid()  # a process group of its own, killed as one
@@ -81,6 +91,8 @@ def kernel_main(request: dict, ready_fd: int) -> None:
 
         app = IPKernelApp.instance()
         app.initialize(["-f", request["connection_file"], *KERNEL_ARGS])
+        assert app.shell is not None  # a kernel app, not a subcommand
+        app.shell.user_ns[LOADED_NAME] = harness
         os.write(ready_fd, json.dumps(done.to_dict()).encode() + b"\n" + READY)
         os.close(ready_fd)
         app.start()
@@ -126,6 +138,7 @@ def serve() -> None:
     """Answer JSON requests on stdin, one per line: start a kernel, or kill a uid's processes."""
     for name in WARM_MODULES:
         __import__(name)
+    harness = load_harness()  # before any fork, and the same for every kernel
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but replies on the protocol stream
@@ -141,7 +154,7 @@ def serve() -> None:
             pid = os.fork()
             if pid == 0:
                 os.close(read_fd)
-                kernel_main(request, write_fd)
+                kernel_main(request, write_fd, harness)
             os.close(write_fd)
             reply = {"pid": pid, **_read_ready(read_fd, timeout=30)}
         out.write(json.dumps(reply) + "\n")
@@ -338,7 +351,7 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["serve"]:
         serve()
     elif argv[:1] == ["launch"]:
-        kernel_main(json.loads(argv[1]), int(os.environ["GRADER_READY_FD"]))
+        kernel_main(json.loads(argv[1]), int(os.environ["GRADER_READY_FD"]), load_harness())
     else:
         raise SystemExit("usage: python -m grader.kernel.kernels serve | launch REQUEST")
 
