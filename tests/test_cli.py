@@ -189,6 +189,25 @@ def test_check_fails_with_exit_1_from_the_students_own_folder(capsys, released_b
     assert (tmp_path / "out" / "work" / "report.html").exists()
 
 
+@pytest.mark.kernel
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # a fault must not escape
+def test_the_check_report_is_the_same_page_when_its_early_template_compile_fails(capsys, released_by_cli, tmp_path,
+                                                                                 monkeypatch):
+    path = student_notebook(released_by_cli, "y = x + factor", tmp_path / "ivan")
+    first = run(capsys, "check", path, "--assignments", released_by_cli, "--out", tmp_path / "warm")
+
+    def broken() -> None:
+        raise RuntimeError("templates unavailable")
+
+    monkeypatch.setattr("grader.api._compile_report_templates", broken)
+    second = run(capsys, "check", path, "--assignments", released_by_cli, "--out", tmp_path / "cold")
+    assert first[0] == second[0] == 1
+    assert first[1].replace("warm", "cold") == second[1]
+    assert "Traceback" not in second[2] and "templates unavailable" not in second[2]
+    warm, cold = (tmp_path / name / "ivan" / "report.html" for name in ("warm", "cold"))
+    assert warm.read_bytes() == cold.read_bytes()
+
+
 def test_unknown_assignment_message_is_plain_text(capsys, tiny_folder, tiny_submission, tmp_path):
     path = tiny_submission("henry", "y = factor * x", folder=tmp_path)
     _, _, err = run(capsys, "grade", path, "--solutions", tiny_folder, "--assignment", "nope",
