@@ -33,7 +33,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.core.codec import decode, encode, read_values, write_values
 from grader.kernel.containment import Limits, kernel_uid
-from grader.kernel.harness import kernel_setup_source, run_job_source
+from grader.kernel.harness import kernel_setup_source, run_job_source, running_check
 
 if TYPE_CHECKING:
     from grader.kernel.kernels import ForkServer
@@ -328,8 +328,9 @@ def _collect_job(job: Job, job_dir: Path, result: Execution) -> None:
     if result.restarts:
         result.notes.append(f"the kernel was restarted {result.restarts} time(s) after a crash or timeout")
     result.flags += _kernel_changes(out)
+    running = running_check(str(out))
     for call in job.calls:
-        result.outputs[call.check] = _collect(out / f"{call.check}.values", result)
+        result.outputs[call.check] = _collect(out / f"{call.check}.values", result, started=call.check == running)
 
 
 def _kernel_changes(out: Path) -> list[str]:
@@ -354,8 +355,9 @@ def _kernel_changes(out: Path) -> list[str]:
     return flags
 
 
-def _collect(path: Path, result: Execution) -> dict:
-    """The harness's output for one check, or what became of it instead."""
+def _collect(path: Path, result: Execution, started: bool = False) -> dict:
+    """The harness's output for one check, or what became of it instead (``started``: the step
+    file names it, so it was running when the last kernel stopped)."""
     if path.exists():
         if path.stat().st_size > MAX_OUTPUT_BYTES:
             return {"status": "error", "ename": "OutputTooLarge",
@@ -369,7 +371,7 @@ def _collect(path: Path, result: Execution) -> dict:
         except Exception as exc:  # written by student-controlled code: trust nothing
             return {"status": "error", "ename": "UnreadableOutput",
                     "evalue": f"the result could not be read back ({type(exc).__name__})", "traceback": []}
-    if path.with_suffix(".started").exists():
+    if started:
         return {"status": "error", "ename": "NoResult", "evalue": "the check started but never finished "
                 "(the notebook's time limit ran out)", "traceback": []}
     return {"status": "error", "ename": "NoResult",

@@ -32,7 +32,8 @@ HARNESS_FILENAME = "<grader-harness>"
 _json_dump, _json_load, _exists, _join, _replace, _exit = (json.dump, json.load, os.path.exists, os.path.join,
                                                            os.replace, os._exit)
 _open, _seed, _setitimer, _signal, _getsignal = open, np.random.seed, signal.setitimer, signal.signal, signal.getsignal
-_perf_counter, _utime = time.perf_counter, os.utime
+_perf_counter, _utime, _os_open, _pwrite, _close = time.perf_counter, os.utime, os.open, os.pwrite, os.close
+_STEP_FLAGS = os.O_WRONLY | os.O_CREAT
 _exec, _compile = exec, compile
 # Once a function has run out of time, each of its further checks gets at most this long.
 AFTER_TIMEOUT_SECONDS = 2.0
@@ -81,8 +82,8 @@ class KernelHarness:
 
     A job is a folder holding ``job.json`` (cells, which functions each cell defines,
     the checks, the time per check), the inputs and the assignment's files. Each check
-    writes ``out/<check>.values``; ``out/<check>.started`` marks the check that was running
-    if the kernel is stopped, so that a fresh kernel can carry on after it.
+    writes ``out/<check>.values``; ``out/step`` names the check that was running if the
+    kernel is stopped (``running_check``), so that a fresh kernel can carry on after it.
     """
 
     def __init__(self):
@@ -96,6 +97,7 @@ class KernelHarness:
         with _open(_join(job_dir, "job.json"), encoding="utf-8") as fh:
             job = _json_load(fh)
         out_dir = _join(job_dir, "out")
+        interrupted = running_check(out_dir)  # read before this kernel's first step writes over it
         self._enter(job_dir)
         self.projections = _load_projections(job_dir, job.get("projections", []))
         namespace = {"__name__": "__main__", "__builtins__": builtins}
@@ -138,7 +140,8 @@ class KernelHarness:
             clock["defined"] = _perf_counter()
             calls, data = read_values(_join(job_dir, "inputs.values"))
             for check in job["checks"]:
-                self._check(check, calls[check], data, graded, out_dir, job["check_seconds"], stopped_by)
+                self._check(check, calls[check], data, graded, out_dir, job["check_seconds"], stopped_by,
+                            check == interrupted)
         finally:
             _setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
@@ -160,12 +163,11 @@ class KernelHarness:
         _write_json(_join(out_dir, "changed-%s.json" % step), {"functions": functions, "changed": changed})
         return True
 
-    def _check(self, check, spec, data, graded, out_dir, seconds, stopped_by):
+    def _check(self, check, spec, data, graded, out_dir, seconds, stopped_by, interrupted):
         out_path = _join(out_dir, check + ".values")
-        started = _join(out_dir, check + ".started")
         if _exists(out_path):
             return
-        if _exists(started):  # the check that was running when the last kernel stopped
+        if interrupted:  # the check that was running when the last kernel stopped
             timed_out = stopped_by == "timeout"
             if timed_out:
                 self.timed_out.add(spec["function"])
@@ -176,7 +178,7 @@ class KernelHarness:
                 "the kernel died during this check (a crash, os._exit, a kill or a limit)",
                 "traceback": []}, None), [])
             return
-        _open(started, "w").close()
+        _mark(out_dir, check)
         kwargs = decode(spec["kwargs"], data)  # a fresh copy for every call; only this check's arrays
         function = graded.get(spec["function"]) or _undefined(spec["function"])
         if spec["function"] in self.timed_out:  # it looped once: its other checks get a short leash
@@ -258,14 +260,37 @@ def _write_json(path, data):
     _replace(tmp, path)
 
 
-def _mark(out_dir):
-    """A new step has begun: the step file's time tells the grader's watch the kernel is not silent.
-    Touched rather than rewritten: a write that truncates a file costs a hundred times more."""
+def _mark(out_dir, check=None):
+    """A step begins: the step file's time tells the grader's watch that the kernel is not silent.
+
+    A check's step also writes the check's name on the file's first line (``running_check``).
+    The file is touched or written over in place, never truncated, and created once per job:
+    on a journalled disk, creating or truncating a file costs a hundred times more.
+    """
     path = _join(out_dir, "step")
+    if check is None:
+        try:
+            _utime(path)
+            return
+        except OSError:  # not there yet (or removed by student code)
+            pass
+    fd = _os_open(path, _STEP_FLAGS, 0o644)
     try:
-        _utime(path)
-    except OSError:  # not there yet (or removed by student code)
-        _open(path, "w").close()
+        _pwrite(fd, b"" if check is None else (check + "\n").encode("utf-8"), 0)
+    finally:
+        _close(fd)
+
+
+def running_check(out_dir):
+    """The check named on the step file's first line: the one running when its kernel stopped
+    (or the last one run). None when no check has begun. Student code can write there too:
+    the name is only compared with the job's own checks."""
+    try:
+        with _open(_join(out_dir, "step"), "rb") as fh:
+            lines = fh.read(4096).split(b"\n", 1)
+    except OSError:
+        return None
+    return lines[0].decode("utf-8", "replace") if len(lines) == 2 else None
 
 
 def _load_projections(job_dir, refs):
