@@ -158,14 +158,22 @@ def _fork_server(on_request: Callable[[], None]):
     """A fork server that calls ``on_request`` before each request it is sent: from the first
     one on (a kernel to start), this process mostly waits for the server, the kernel and the
     checks."""
-    from grader.kernel.kernels import ForkServer
+    from grader.kernel.serverprocess import start_server_process
+
+    process = start_server_process()  # before the imports of grader.kernel.kernels, which it need not wait for
+    try:
+        from grader.kernel.kernels import ForkServer
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
 
     class CheckServer(ForkServer):
         def ask(self, request: dict) -> dict:
             on_request()
             return super().ask(request)
 
-    return CheckServer()
+    return CheckServer(process)
 
 
 class _Warmup:

@@ -38,6 +38,7 @@ from jupyter_client.utils import ensure_async
 
 from grader.kernel.containment import Containment, Limits, kill_user_processes
 from grader.kernel.harness import LOADED_NAME, load_harness
+from grader.kernel.serverprocess import SERVER_ENV, start_server_process
 
 READY = b"R"
 KERNEL_ARGS = ["--IPKernelApp.quiet=True", "--HistoryManager.enabled=False"]
@@ -48,8 +49,6 @@ WARM_MODULES = ("numpy", "numpy.random", "ipykernel.kernelapp", "ipykernel.ipker
                 "IPython.core.completerlib", "IPython.core.oinspect", "IPython.core.logger",
                 "IPython.extensions.storemagic", "IPython.utils.wildcard", "tornado.platform.asyncio",
                 "pdb", "faulthandler", "resource", "secrets", "runpy")
-SERVER_ENV = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-              "MKL_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "MPLBACKEND": "Agg"}
 
 
 @dataclass
@@ -170,12 +169,9 @@ class ForkServer:
     and builds notebooks; the first request waits until it is ready.
     """
 
-    def __init__(self) -> None:
-        env = {**os.environ, **SERVER_ENV}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.kernel.kernels", "serve"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1,
-        )
+    def __init__(self, process: subprocess.Popen | None = None) -> None:
+        # ``process``: one its owner started already (serverprocess.start_server_process).
+        self.process = process if process is not None else start_server_process()
         self.ready = False
         self._lock = threading.Lock()  # one request at a time on the pipe
 
