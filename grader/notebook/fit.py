@@ -135,8 +135,13 @@ def bindings_outside(lines: list[str], span: FunctionSpan, regions: tuple[Region
 
     Empty when the code around the regions does not parse.
     """
+    return _bindings_in(_outside_regions(lines, span, regions))
+
+
+def _bindings_in(outside: str) -> list[tuple[How, str]]:
+    """``bindings_outside`` of a function's code around its regions (``_outside_regions``)."""
     try:
-        tree = ast.parse(_outside_regions(lines, span, regions))
+        tree = ast.parse(outside)
     except SyntaxError:
         return []
     function = tree.body[0] if tree.body else None
@@ -235,12 +240,14 @@ class OurDefinition:
 
     bound: frozenset[str]
     bindings: tuple[tuple[How, str], ...]
+    outside: str = ""  # its code around the regions (_outside_regions), which decides ``bindings``
 
 
 def our_definition(scaffold_cell: str, base: Extraction) -> OurDefinition:
     assert base.span is not None
+    outside = _outside_regions(scaffold_cell.split("\n"), base.span, base.regions)
     return OurDefinition(frozenset(names_bound(function_source(scaffold_cell, base.span))),
-                         tuple(bindings_outside(scaffold_cell.split("\n"), base.span, base.regions)))
+                         tuple(_bindings_in(outside)), outside)
 
 
 def fit_to_scaffold(
@@ -261,7 +268,8 @@ def fit_to_scaffold(
     our_lines = scaffold_cell.split("\n")
     known = known or our_definition(scaffold_cell, base)
     ours = set(known.bound)
-    theirs = bindings_outside(student_lines, mine.span, mine.regions)
+    around = _outside_regions(student_lines, mine.span, mine.regions)
+    theirs = list(known.bindings) if around == known.outside else _bindings_in(around)  # the same code binds the same
     renames: dict[str, str] = {}
     aliases: dict[str, str] = {}
     used_by: list[set[str]] = [set() for _ in mine.regions]
