@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("class_dir", type=Path, help="a class written by bench/make_class.py")
+    parser.add_argument("class_dir", type=Path, help="the --out folder of bench/make_class.py (or its class/)")
     parser.add_argument("--students", type=int, default=12, help="students counted (after one warm-up)")
     parser.add_argument("--ceiling", type=float, default=3.0, help="kernels above this CPU s are left out")
     parser.add_argument("--scores", type=Path, help="write every check's outcome here (JSON)")
@@ -47,7 +47,10 @@ def main(argv: list[str]) -> int:
         await stop(km, client)
 
     execute._stop = stop_and_measure  # this process only: the measurement, not the grader
-    students = sorted(p for p in args.class_dir.iterdir() if p.is_dir())[:args.students + 1]
+    folder = args.class_dir / "class" if (args.class_dir / "class").is_dir() else args.class_dir
+    students = sorted(p for p in folder.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))[:args.students + 1]
+    if len(students) < 2:
+        parser.error(f"{folder} holds fewer than two students' folders (one warms up, the others count)")
     outcomes: dict[str, list] = {}
     with Catalog(ROOT / "solutions") as catalog, ForkServer() as server, PreparedInputs() as inputs:
         options = execute.Options(server=server)
