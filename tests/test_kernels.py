@@ -259,3 +259,32 @@ def test_limits_from_the_command_line_reach_the_kernel(tiny_warm, tiny_submissio
     assert checks["scale_negative"]["status"] == "passed"
     assert "no network" not in result["containment"]["active"]
     assert path.exists()
+
+
+def _in_fresh_interpreter(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_fork_server_loads_ipykernel_without_its_debugger_yet_students_may_import_it():
+    pytest.importorskip("debugpy")
+    out = _in_fresh_interpreter(
+        "import sys\n"
+        "from grader.kernel.kernels import warm_imports\n"
+        "warm_imports()\n"
+        "from ipykernel.debugger import _is_debugpy_available\n"
+        "print('debugpy' in sys.modules, _is_debugpy_available)\n"
+        "import debugpy\n"  # a student's import still finds it
+        "print(debugpy.__name__)")
+    assert out.splitlines() == ["False False", "debugpy"]
+
+
+def test_a_kernel_manager_describes_its_kernel_without_loading_ipython_in_the_grader():
+    out = _in_fresh_interpreter(
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from grader.kernel.kernels import Sandbox, kernel_manager\n"
+        "km = kernel_manager(Sandbox(Path('.')))\n"
+        "print(km.kernel_spec.language, km.kernel_spec.interrupt_mode, 'IPython' in sys.modules)")
+    assert out == "python signal False"
