@@ -77,7 +77,7 @@ class PreparedInputs:
             calls = {c.name: make_call(assignment, c) for c in assignment.runs}
             if self.folder is None:
                 self.folder = Path(tempfile.mkdtemp(prefix="grader-inputs-"))
-            path = write_inputs(list(calls.values()), self.folder / f"{assignment.slug}-{len(self._prepared)}.npz")
+            path = write_inputs(list(calls.values()), self.folder / f"{assignment.slug}-{len(self._prepared)}.values")
             path.chmod(0o444)
             cached = self._prepared[id(assignment)] = (assignment, calls, path)
         return cached[1], cached[2]
