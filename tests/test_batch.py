@@ -21,6 +21,7 @@ from pathlib import Path
 import lms_class
 import pytest
 
+from grader.classrun import scratch
 from grader.classrun.batch import Summary, run_lock
 from grader.classrun.gradebook import Gradebook
 from grader.classrun.pool import Pool, descendants
@@ -226,9 +227,11 @@ def test_moodle_download_grades_to_the_expected_totals(tmp_path, catalog):
 def test_kill_9_half_way_then_rerun_gives_the_same_gradebook(canvas_run, download, tmp_path):
     zips, roster = download
     out = tmp_path / "reports"
+    scratch_before = set(Path(tempfile.gettempdir()).glob(f"{scratch.PREFIX}*"))
     proc = start(*zips, "--roster", roster, "--out", out, "--workers", 1)
     wait_until(lambda: committed_students(out / "gradebook.sqlite") >= 1, "a student committed", proc)
     helpers = descendants(proc.pid)
+    killed_scratch = set(Path(tempfile.gettempdir()).glob(f"{scratch.PREFIX}*")) - scratch_before
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -245,6 +248,7 @@ def test_kill_9_half_way_then_rerun_gives_the_same_gradebook(canvas_run, downloa
     assert snapshot(out / "gradebook.sqlite") == snapshot(canvas_run[1] / "gradebook.sqlite")
     with Gradebook(out / "gradebook.sqlite", create=False) as book:
         assert [r["status"] for r in book.runs()] == ["killed", "finished"]
+    assert killed_scratch and not any(folder.exists() for folder in killed_scratch), "the rerun swept it"
 
 
 @pytest.mark.kernel

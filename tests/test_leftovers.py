@@ -122,7 +122,7 @@ def test_a_killed_dask_workers_folder_is_swept_at_once_and_a_live_ones_kept(tmp_
     (dead / "assignments").mkdir()
     dead_handle.close()  # what a kill -9 does to the lock
     try:
-        assert sweep_stale(tmp_path, prefix=CLUSTER_PREFIX, min_age=0) == [dead]
+        assert sweep_stale(tmp_path, prefix=CLUSTER_PREFIX) == [dead]
         assert not dead.exists() and live.exists()
         assert not list(tmp_path.glob(".*")), "no folder left under its hidden name"
     finally:

@@ -208,7 +208,7 @@ class Cluster:
             with contextlib.suppress(Exception):
                 self.local.close(timeout=30)
             # Every worker of this run is gone now: what a killed one left unlocked goes too.
-            sweep_stale(prefix=CLUSTER_PREFIX, min_age=0)
+            sweep_stale(prefix=CLUSTER_PREFIX)
         self.pending, self.plugin = {}, ""
 
     def run(self, items: list, *, task: Callable[[Any], dict], before: Callable[[Any], None] = lambda item: None,

@@ -73,7 +73,7 @@ class GradingPlugin(WorkerPlugin):
     def setup(self, worker=None) -> None:
         if hashlib.sha256(self.bundle).hexdigest() != self.digest:
             raise BundleMismatch("the assignments this worker received do not match their version hash")
-        sweep_stale(prefix=CLUSTER_PREFIX, min_age=0)  # left by workers killed outright on this machine
+        sweep_stale(prefix=CLUSTER_PREFIX)  # left by workers killed outright on this machine
         self.folder, self.handle = held_folder(CLUSTER_PREFIX)
         self.assignments = self.folder / "assignments"
         with tarfile.open(fileobj=io.BytesIO(self.bundle), mode="r:gz") as archive:

@@ -6,7 +6,7 @@ worker keeps its check inputs and its kernels' working directories in a folder i
 (finished, Ctrl-C, SIGTERM, an error), so a worker killed with ``kill -9`` leaves nothing
 behind either. While the run lives it holds a lock on a file inside the folder; a run
 that was itself killed with ``kill -9`` leaves its folder unlocked, and the next run
-removes it.
+removes it at once (the folder is locked before it gets its visible name, ``held_folder``).
 
 A Dask worker keeps its files the same way, in a ``grader-cluster-*`` folder of its own
 (``held_folder``): a worker killed outright leaves it unlocked, and the next worker to
@@ -18,7 +18,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -26,18 +25,15 @@ from typing import IO
 PREFIX = "grader-class-"
 CLUSTER_PREFIX = "grader-cluster-"  # a Dask worker's folder (classrun.clusterworker)
 LOCK = ".in-use"
-STALE_SECONDS = 60  # younger unlocked folders may belong to a run that is still starting
 
 
 @contextlib.contextmanager
 def run_scratch() -> Iterator[Path]:
     """A fresh temporary folder for one run, removed when the block ends."""
     sweep_stale()
-    folder = Path(tempfile.mkdtemp(prefix=PREFIX))
-    os.chmod(folder, 0o711)  # kernels' own users pass through to their working directories
+    folder, handle = held_folder(PREFIX)
     try:
-        with open(folder / LOCK, "w") as handle:
-            _lock(handle)
+        with handle:
             yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -65,17 +61,17 @@ def held_folder(prefix: str) -> tuple[Path, IO[str]]:
     raise OSError(f"could not make a {prefix}* folder in {tempfile.gettempdir()}")
 
 
-def sweep_stale(parent: Path | None = None, *, prefix: str = PREFIX, min_age: float = STALE_SECONDS) -> list[Path]:
+def sweep_stale(parent: Path | None = None, *, prefix: str = PREFIX) -> list[Path]:
     """Remove the unlocked folders of owners that were killed outright; returns what was removed.
 
-    ``min_age`` spares folders made so recently that their owner may not hold the lock yet.
+    Every such folder is locked before it has its visible name (``held_folder``), so an unlocked
+    one is never an owner's that is still starting.
     """
     parent = Path(parent or tempfile.gettempdir())
     removed = []
     for folder in parent.glob(prefix + "*"):
         try:
-            if not folder.is_dir() or folder.stat().st_uid != os.getuid() or \
-                    time.time() - folder.stat().st_mtime < min_age:
+            if not folder.is_dir() or folder.stat().st_uid != os.getuid():
                 continue
             with open(folder / LOCK, "a") as handle:
                 if not _lock(handle, wait=False):
