@@ -2,7 +2,7 @@
 
 Grades students of a class written by ``bench/make_class.py`` one after another with
 ``grade_student`` and one fork server, as a pool worker does, and reads each kernel's own CPU
-time (user + system, from ``/proc/<pid>/stat``) just before it is stopped. The first student
+time (user + system, read with psutil) just before it is stopped. The first student
 warms up and is not counted; a kernel that used more than ``--ceiling`` CPU seconds (a student
 whose loop ran into the time limit) is left out and counted apart. Also prints this process's
 CPU per student (the worker's side: build, link, compare). ``--scores`` writes every check's
@@ -11,13 +11,12 @@ status, points and message, to compare two versions of the grader on the same cl
     .venv/bin/python bench/make_class.py --students 30 --out /tmp/grader-bench-class
     .venv/bin/python bench/kernel_cpu.py /tmp/grader-bench-class --students 12 --scores after.json
 
-Linux only (``/proc``).
+Linux only (the fork server).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -74,9 +73,11 @@ def main(argv: list[str]) -> int:
 
 
 def _process_cpu(pid: int) -> float:
-    """User and system CPU seconds of a running process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU seconds of a running process (psutil, as measure.py reads them)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 if __name__ == "__main__":

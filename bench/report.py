@@ -54,16 +54,12 @@ class Findings:
         return next((b for b in self.baselines if b.name.startswith(prefix)), None)
 
 
-def student_code_seconds(result: dict) -> float:
-    """Time inside the student's functions, as the kernel timed each check call."""
-    return sum(c.get("seconds") or 0.0 for f in result.get("functions", []) for c in f.get("checks", []))
-
-
-def timed_out_seconds(result: dict) -> float:
-    """The part of ``student_code_seconds`` spent in checks that ran out of time (a loop that never
-    ends burns its whole limit in the student's code)."""
+def student_code_seconds(result: dict, status: str | None = None) -> float:
+    """Time inside the student's functions, as the kernel timed each check call; with ``status``,
+    only that of the checks that ended so ("timeout": a loop that never ends burns its whole
+    limit in the student's code)."""
     return sum(c.get("seconds") or 0.0 for f in result.get("functions", []) for c in f.get("checks", [])
-               if c.get("status") == "timeout")
+               if status is None or c.get("status") == status)
 
 
 def timing_fields(results: list[dict]) -> dict[str, float]:
@@ -103,7 +99,7 @@ def targets(f: Findings) -> list[tuple[str, str, bool | None]]:
     rows: list[tuple[str, str, bool | None]] = []
     cpu = statistics.fmean(r.measurement.cpu for r in f.grader_runs) / f.students
     code = statistics.fmean(sum(map(student_code_seconds, res)) for res in f.grader_results) / f.students
-    looped = statistics.fmean(sum(map(timed_out_seconds, res)) for res in f.grader_results) / f.students
+    looped = statistics.fmean(sum(student_code_seconds(r, "timeout") for r in res) for res in f.grader_results) / f.students
     # Judged without the time-outs: a function that loops until its limit adds the same seconds to
     # both sides, and in a small class it would make any overhead look small.
     floor = code - looped + FORK_SECONDS

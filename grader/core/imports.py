@@ -1,9 +1,11 @@
 """Imports a grader process can do without, left out before anything loads them."""
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.machinery
 import sys
+from collections.abc import Iterable, Iterator
 from types import ModuleType
 
 # jsonschema, which nbformat imports to validate notebooks, loads these modules when they are
@@ -51,12 +53,20 @@ class _WithoutUnused(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        hidden = [name for name in UNUSED_BY_VALIDATION if name not in sys.modules]
-        for name in hidden:
-            sys.modules[name] = None  # type: ignore[assignment]  # None: "import fails"
-        try:
+        with modules_hidden(UNUSED_BY_VALIDATION):
             self.loader.exec_module(module)
-        finally:
-            for name in hidden:
-                if sys.modules.get(name, ...) is None:
-                    del sys.modules[name]
+
+
+@contextlib.contextmanager
+def modules_hidden(names: Iterable[str]) -> Iterator[None]:
+    """Inside the block, importing any of ``names`` that is not loaded yet fails as if it were
+    not installed; afterwards an import of it works again."""
+    hidden = [name for name in names if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # None: "import fails"
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]

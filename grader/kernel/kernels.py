@@ -37,6 +37,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_client.utils import ensure_async
 
+from grader.core.imports import modules_hidden
 from grader.kernel.containment import Containment, Limits, kill_user_processes
 from grader.kernel.harness import LOADED_NAME, load_harness
 from grader.kernel.serverprocess import SERVER_ENV, start_server_process
@@ -143,16 +144,9 @@ def warm_imports() -> None:
     """Import what every kernel needs, with ``NOT_FOR_KERNELS`` read as not installed while
     ipykernel loads (it then starts its kernels without a debugger); student code that imports
     one of them later still gets it."""
-    hidden = [name for name in NOT_FOR_KERNELS if name not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]  # None: "import fails"
-    try:
+    with modules_hidden(NOT_FOR_KERNELS):
         for name in WARM_MODULES:
             __import__(name)
-    finally:
-        for name in hidden:
-            if sys.modules.get(name, ...) is None:
-                del sys.modules[name]
 
 
 def serve() -> None:

@@ -194,7 +194,7 @@ class _Student:
     imports: list[TopImport]  # imports in cells of the student's own (for the second opinion)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Built:
     """One graded function, built: its result, its cell as it runs, what the run should know."""
 
@@ -252,33 +252,33 @@ def _build_function(name: str, facts: ScaffoldFacts, cell: str, student: _Studen
     if chosen is None:
         return _Built(FunctionBuild(name, FunctionStatus.MISSING, f"{name} is not defined in the notebook", (), home),
                       splice(cell, base, placeholders, None))
-    built = _Built(FunctionBuild(name, FunctionStatus.OK), cell, _ignored_definitions_notes(mine))
+    notes, flags = _ignored_definitions_notes(mine), []
     if len([d for d in mine.definitions if d.marked]) > 1:
-        built.flags.append(f"{name} is defined {len(mine.definitions)} times; the last definition that keeps "
-                           f"its markers ({chosen.where}) was graded")
+        flags.append(f"{name} is defined {len(mine.definitions)} times; the last definition that keeps "
+                     f"its markers ({chosen.where}) was graded")
     shown = tuple({"index": r.index, "code": r.body, "where": located.describe(r.start)} for r in mine.regions)
     status, message = _classify(name, mine, placeholders, fallback)
+    candidate = None
     if second_opinion and status != "fallback":
-        built.candidate = _second_candidate(name, ours, mine, student.lines,
-                                            imports_used(student.imports, facts.imports, chosen.source))
+        candidate = _second_candidate(name, ours, mine, student.lines,
+                                      imports_used(student.imports, facts.imports, chosen.source))
     fitted: list[str] = []
     if status == "fallback":
         shown = ({"index": 0, "code": chosen.source, "where": chosen.where},)
-        built.cell = splice(cell, base, None, chosen.source)
-        built.flags.append(_fallback_flag(name, mine))
+        built = splice(cell, base, None, chosen.source)
+        flags.append(_fallback_flag(name, mine))
     elif status == "ok":
         bodies, fitted = fit_to_scaffold(name, cell, base, student.lines, mine, ours.fitting)
-        built.cell = splice(cell, base, bodies, None)
+        built = splice(cell, base, bodies, None)
     else:
-        built.cell = splice(cell, base, placeholders, None)
+        built = splice(cell, base, placeholders, None)
 
-    error = _syntax_error(built.cell) if FunctionStatus(status).runnable else None
+    error = _syntax_error(built) if FunctionStatus(status).runnable else None
     if error is not None:  # the placeholders instead, in the cell as the functions before this one left it
-        built.cell = splice(cell, base, placeholders, None)
+        built = splice(cell, base, placeholders, None)
         status, message, fitted = "syntax_error", f"{name} does not compile: {_described(error)}", []
-    built.notes += fitted
-    built.function = FunctionBuild(name, FunctionStatus(status), message, shown, home, mine.definitions, mine.graded)
-    return built
+    function = FunctionBuild(name, FunctionStatus(status), message, shown, home, mine.definitions, mine.graded)
+    return _Built(function, built, notes + fitted, flags, candidate)
 
 
 def _described(error: SyntaxError) -> str:

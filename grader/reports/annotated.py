@@ -54,14 +54,11 @@ class AnnotatedRenderer:
 
     Most cells are the same in every student's notebook (the assignment's text, the provided
     code and what it printed), so the renderer remembers the HTML of each cell it has seen on
-    two pages (``CellMemory``), and what the sanitiser made of each text it cleaned, up to a bound.
+    two pages (``CellMemory``).
     """
-
-    REMEMBERED = 5000  # cleaned texts kept; beyond that, each is cleaned anew
 
     def __init__(self) -> None:
         self._exporter = None
-        self._cleaned: dict[str, str] = {}
         self._cells = CellMemory()
         self._colours: CodeColours | None = None
         self._page: tuple[object, str | None] | None = None  # the page being rendered: its resources, their digest
@@ -139,7 +136,7 @@ class AnnotatedRenderer:
             # after each of the dozen (most of them disabled); each validation cost 5 % of a page.
             self._exporter = HTMLExporter(template_name="annotated", extra_template_basedirs=[str(TEMPLATES)],
                                           sanitize_html=True, optimistic_validation=True)
-            self._exporter.register_filter("grader_clean", self._clean)
+            self._exporter.register_filter("grader_clean", clean_html)
             self._exporter.register_filter("grader_cell", jinja2.pass_context(
                 lambda context, cell, parent: self._cell(context, cell, parent)))
             self._exporter.register_filter("grader_head", jinja2.pass_context(
@@ -156,9 +153,8 @@ class AnnotatedRenderer:
         metadata and the grader's style sheet."""
         resources = context.get("resources")
         page = self._page_digest(resources, context.get("nb"))
-        key = None if page is None else hashlib.sha256(
-            json.dumps([page, "head", resources["grader"]["css"]]).encode("utf-8", "surrogatepass")).digest()
-        return self._remembered(key, parent)
+        return self._remembered(None if page is None else _digest([page, "head", resources["grader"]["css"]]),
+                                parent)
 
     def _remembered(self, key: bytes | None, parent: Callable[[], str]) -> str:
         def render() -> str:
@@ -178,32 +174,28 @@ class AnnotatedRenderer:
         if page is None or not (mark is None or isinstance(mark, str)):
             return None
         try:
-            text = json.dumps([page, resources["grader"]["notes"].get(mark, "") if mark else "", cell], sort_keys=True)
+            return _digest([page, resources["grader"]["notes"].get(mark, "") if mark else "", cell])
         except (TypeError, ValueError):  # a value JSON cannot write: render it every time
             return None
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
     def _page_digest(self, resources, node) -> str | None:
         """The page's part of every cell key, computed once per page."""
         if self._page is None or self._page[0] is not resources:
             shared = {name: value for name, value in resources.items() if name != "grader"}
             try:
-                text = json.dumps([shared, resources["grader"]["key"], node.get("metadata")], sort_keys=True,
-                                  default=_callable_name)
+                digest = _digest([shared, resources["grader"]["key"], node.get("metadata")], default=_callable_name)
             except (TypeError, ValueError):
                 self._page = (resources, None)
             else:
-                self._page = (resources, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+                self._page = (resources, digest.hex())
         return self._page[1]
 
-    def _clean(self, html: str) -> str:
-        text = str(html)
-        cleaned = self._cleaned.get(text)
-        if cleaned is None:
-            cleaned = clean_html(text)
-            if len(self._cleaned) < self.REMEMBERED:
-                self._cleaned[text] = cleaned
-        return cleaned
+
+def _digest(parts: list, default: Callable | None = None) -> bytes:
+    """SHA-256 of ``parts`` written as JSON with sorted keys; TypeError or ValueError when JSON
+    cannot write them."""
+    text = json.dumps(parts, sort_keys=True, default=default)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
 def _finished(html: str) -> str:
